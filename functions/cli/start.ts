@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { type EmbeddedPipeline, startEmbeddedPipeline } from '../../infra/local/embedded-pipeline.ts';
+import { Fleet } from '../../simulators/fleet.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { StatsTicker } from './stats-ticker.ts';
+import { oneOf, port, positiveInt, positiveNumber } from './options.ts';
+
+interface StartOptions {
+  broker: 'aedes' | 'mosquitto';
+  stream: 'kinesis' | 'kafka';
+  mqttPort: number;
+  devices: number;
+  rate: number;
+  simulator: boolean;
+  dataDir: string;
+  duration?: number;
+  statsInterval: number;
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const program = new Command('iot-ingest start')
+    .description(
+      'Run the whole pipeline on this machine: an MQTT broker, a stream, the bridge, the validate/detect/write\n' +
+        'functions behind local event source mappings, DuckDB under --data-dir, and a simulated fleet.\n' +
+        'Query it from another shell with `iot-ingest query`. Ctrl-C stops it cleanly.',
+    )
+    .option('--broker <kind>', 'MQTT broker to run: aedes (in-process) or mosquitto', oneOf('aedes', 'mosquitto'), 'aedes')
+    .option('--stream <kind>', 'stream between the functions: kinesis (kinesalite) or kafka (librdkafka mock cluster)', oneOf('kinesis', 'kafka'), 'kinesis')
+    .option('--mqtt-port <port>', 'port the broker listens on, on 127.0.0.1 (0 = any free port)', port, 1883)
+    .option('--devices <n>', 'simulated devices', positiveInt, 1000)
+    .option('--rate <hz>', 'readings per second per simulated device', positiveNumber, 1)
+    .option('--no-simulator', 'run without the simulated fleet (publish your own readings)')
+    .option('--data-dir <dir>', 'where DuckDB, checkpoints and stream data live', 'data')
+    .option('--duration <seconds>', 'stop by itself after this many seconds', positiveInt)
+    .option('--stats-interval <seconds>', 'seconds between live stats lines', positiveNumber, 2)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npm start\n  npm start -- --devices 100 --rate 5\n  npm start -- --stream kafka --broker mosquitto --mqtt-port 1884\n' +
+        "  mosquitto_pub -q 1 -t telemetry/dev-x -m '{\"deviceId\":\"dev-x\",\"ts\":'$(date +%s000)',\"seq\":1,\"temperature\":21.5}'\n",
+    )
+    .exitOverride();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    return (error as { exitCode?: number }).exitCode ?? 2;
+  }
+  const options = program.opts<StartOptions>();
+  const dataDir = path.resolve(options.dataDir);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  log(`iot-ingest: starting ${options.broker} + ${options.stream} pipeline, data in ${dataDir}`);
+  let pipeline: EmbeddedPipeline;
+  try {
+    pipeline = await startEmbeddedPipeline({
+      broker: options.broker,
+      mqttPort: options.mqttPort,
+      stream: options.stream,
+      dataDir,
+      persistentStreams: true,
+      queryServer: true,
+      onError: (error) => log(`iot-ingest: ${errorMessage(error)}`),
+    });
+  } catch (error) {
+    const message = errorMessage(error);
+    log(`iot-ingest: could not start: ${message}`);
+    if (/EADDRINUSE/.test(message)) log(`  port ${options.mqttPort} is taken: stop what uses it or pass --mqtt-port 0`);
+    return 1;
+  }
+  log(`iot-ingest: MQTT broker at ${pipeline.mqttUrl} (publish to telemetry/{deviceId})`);
+
+  let fleet: Fleet | undefined;
+  if (options.simulator) {
+    fleet = new Fleet({ url: pipeline.mqttUrl, devices: options.devices, rateHz: options.rate, registry: pipeline.registry });
+    await fleet.start();
+    log(`iot-ingest: simulating ${options.devices} devices at ${options.rate} Hz`);
+  }
+  log("iot-ingest: running. Query with `npx iot-ingest query` in another shell; Ctrl-C to stop.");
+
+  const ticker = new StatsTicker(pipeline, fleet, options.statsInterval * 1000, (line) => log(line));
+  ticker.start();
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (options.duration) setTimeout(resolve, options.duration * 1000).unref();
+  });
+
+  log('iot-ingest: stopping: flushing the bridge and the functions...');
+  await fleet?.stop();
+  await pipeline.bridge.close();
+  await waitUntilDrained(pipeline, 20_000);
+  ticker.stop();
+  ticker.print();
+  await pipeline.stop();
+  log('iot-ingest: stopped cleanly.');
+  return 0;
+}
+
+/** Waits until the functions have caught up with everything the bridge acknowledged. */
+async function waitUntilDrained(pipeline: EmbeddedPipeline, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    const c = pipeline.topology.counters;
+    const progress = c.valid + c.rejected + c.written;
+    if (progress !== last) {
+      last = progress;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 1_500) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The binary layer under every codec: compiles schemas once with bounded collection readers, decodes
+ * one Avro body in place (at an offset, no copy) with errors that say where it broke, and encodes a
+ * framed body (single-object or Confluent prefix + body) with a single copy.
+ *
+ * This reaches under avsc's public API in two documented places, both pinned by tests:
+ *  - `avsc/lib/utils.js` `Tap` (buf, pos), so one cursor is reused for every record and the position
+ *    where a truncated record ran out is known; `Type#decode` allocates a cursor and a result object
+ *    per call and only reports `offset: -1`.
+ *  - `_read`/`_skip` of map and array types. avsc trusts block counts: a crafted count of 2^60 spins
+ *    `while (n--)` forever (and past 2^53 `n--` no longer changes n), and a negative block size in
+ *    `_skip` walks the cursor backwards. A single such record would block its partition, so map and
+ *    array blocks are checked against the bytes left, as Java's BinaryDecoder does with its
+ *    collection-length limits (AVRO-3819).
+ */
+import { createRequire } from 'node:module';
+import avsc from 'avsc';
+import type { Schema, Type, types } from 'avsc';
+import { type ErrorCode, RejectedRecordError, errorMessage } from '../errors.ts';
+
+/** avsc's internal cursor (lib/utils.js). Reads past the end do not throw; they leave pos > length. */
+export interface Tap {
+  buf: Buffer;
+  pos: number;
+  readLong(): number;
+  skipLong(): void;
+  readString(): string;
+  skipString(): void;
+  _invalidate(): void;
+}
+
+/** Anything avsc can read a value with: a Type, or a Resolver from a writer type to a reader type. */
+export interface AvroReader {
+  _read(tap: Tap): unknown;
+}
+
+interface InternalType extends AvroReader {
+  _skip(tap: Tap): void;
+}
+
+const requireCjs = createRequire(import.meta.url);
+const { Tap: TapClass } = requireCjs('avsc/lib/utils.js') as {
+  Tap: new (buf: Buffer, pos?: number) => Tap;
+};
+
+const EMPTY = Buffer.alloc(0);
+
+export function newTap(buf: Buffer, pos = 0): Tap {
+  return new TapClass(buf, pos);
+}
+
+/** Zero-width items (null, empty records) may legitimately outnumber the bytes left; this many may. */
+const ZERO_WIDTH_ALLOWANCE = 4096;
+
+function blockCountIsPlausible(count: number, tap: Tap, allowance: number): boolean {
+  const left = tap.buf.length - tap.pos;
+  return count <= left || count <= allowance;
+}
+
+/** A map entry is at least one byte (its key's length), so a count above the bytes left is a lie. */
+class BoundedMapType extends avsc.types.MapType {
+  _read(tap: Tap): Record<string, unknown> {
+    const values = this.valuesType as AvroReader;
+    const map: Record<string, unknown> = {};
+    for (let n = tap.readLong(); n !== 0; n = tap.readLong()) {
+      if (n < 0) {
+        n = -n;
+        tap.skipLong(); // block size in bytes, only useful for skipping
+      }
+      if (!blockCountIsPlausible(n, tap, 0)) {
+        tap._invalidate();
+        return map;
+      }
+      for (; n > 0; n--) {
+        const key = tap.readString();
+        const value = values._read(tap);
+        // An own property, not the prototype setter, so a device cannot rename `__proto__` away.
+        if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+        else map[key] = value;
+      }
+    }
+    return map;
+  }
+
+  _skip(tap: Tap): void {
+    skipBlocks(tap, this.valuesType as InternalType, true);
+  }
+}
+
+class BoundedArrayType extends avsc.types.ArrayType {
+  _read(tap: Tap): unknown[] {
+    const items = this.itemsType as unknown as AvroReader;
+    const array: unknown[] = [];
+    for (let n = tap.readLong(); n !== 0; n = tap.readLong()) {
+      if (n < 0) {
+        n = -n;
+        tap.skipLong();
+      }
+      if (!blockCountIsPlausible(n, tap, ZERO_WIDTH_ALLOWANCE)) {
+        tap._invalidate();
+        return array;
+      }
+      for (; n > 0; n--) array.push(items._read(tap));
+    }
+    return array;
+  }
+
+  _skip(tap: Tap): void {
+    skipBlocks(tap, this.itemsType as unknown as InternalType, false);
+  }
+}
+
+function skipBlocks(tap: Tap, element: InternalType, isMap: boolean): void {
+  for (let n = tap.readLong(); n !== 0; n = tap.readLong()) {
+    if (n < 0) {
+      const size = tap.readLong();
+      if (!(size >= 0 && size <= tap.buf.length - tap.pos)) {
+        tap._invalidate();
+        return;
+      }
+      tap.pos += size;
+      continue;
+    }
+    if (!blockCountIsPlausible(n, tap, isMap ? 0 : ZERO_WIDTH_ALLOWANCE)) {
+      tap._invalidate();
+      return;
+    }
+    for (; n > 0; n--) {
+      if (isMap) tap.skipString();
+      element._skip(tap);
+    }
+  }
+}
+
+function boundedCollections(schema: Schema, opts: object): Type | undefined {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return undefined;
+  const typeName = (schema as { type?: unknown }).type;
+  if (typeName === 'map') return new BoundedMapType(schema, opts);
+  if (typeName === 'array') return new BoundedArrayType(schema, opts);
+  return undefined;
+}
+
+/**
+ * Compiles a schema (parsed JSON or text) once. Records decode as plain objects (no avsc record
+ * methods); unions of null and one other type decode unwrapped (`number | null`).
+ */
+export function compileSchema(schema: unknown): Type {
+  const parsed = typeof schema === 'string' ? (JSON.parse(schema) as unknown) : schema;
+  return avsc.Type.forSchema(parsed as Schema, {
+    typeHook: boundedCollections,
+    omitRecordMethods: true,
+    wrapUnions: 'auto',
+  });
+}
+
+/** A Buffer view of the same memory (avsc reads with Buffer methods); never a copy. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// One cursor for every decode: decoding is synchronous and never re-entrant.
+const TAP = newTap(EMPTY);
+
+/** What a body was, for messages: `Avro single-object body (writer 8f5c393f1ad57572)`. */
+export interface BodyContext {
+  readonly label: string;
+  /** The writer type, walked field by field only after a failure to name the field. */
+  readonly writerType: Type;
+}
+
+/**
+ * Decodes the one value that fills `buf` from `start` to its end (a single-object or Confluent
+ * body). Every failure is a RejectedRecordError: AVRO_TRUNCATED, or AVRO_INVALID for bad data and
+ * trailing bytes.
+ */
+export function decodeBody(reader: AvroReader, buf: Buffer, start: number, context: BodyContext): unknown {
+  TAP.buf = buf;
+  TAP.pos = start;
+  let value: unknown;
+  try {
+    value = reader._read(TAP);
+  } catch (error) {
+    // Garbage read past the end can throw before the cursor is checked; that is still truncation.
+    throw TAP.pos > buf.length ? truncatedBody(buf, start, TAP.pos, context) : invalidBody(buf, start, context, error);
+  } finally {
+    TAP.buf = EMPTY; // do not keep the caller's buffer alive
+  }
+  const end = TAP.pos;
+  if (end > buf.length) throw truncatedBody(buf, start, end, context);
+  if (end < buf.length) {
+    throw new RejectedRecordError(
+      'AVRO_INVALID',
+      `${context.label}: ${buf.length - end} trailing byte(s) after the record, which ends at byte ${end} of ${buf.length}`,
+    );
+  }
+  return value;
+}
+
+/** Reads the next value of a sequence (container blocks); the caller owns the cursor. */
+export function decodeNext(reader: AvroReader, tap: Tap, context: BodyContext): unknown {
+  const start = tap.pos;
+  let value: unknown;
+  try {
+    value = reader._read(tap);
+  } catch (error) {
+    throw tap.pos > tap.buf.length ? truncatedBody(tap.buf, start, tap.pos, context) : invalidBody(tap.buf, start, context, error);
+  }
+  if (tap.pos > tap.buf.length) throw truncatedBody(tap.buf, start, tap.pos, context);
+  return value;
+}
+
+function truncatedBody(buf: Buffer, start: number, reached: number, context: BodyContext): RejectedRecordError {
+  const where = locateFailure(context.writerType, buf, start);
+  return new RejectedRecordError(
+    'AVRO_TRUNCATED',
+    `${context.label}: truncated at byte ${buf.length} of at least ${reached}${where ? `, in field '${where.path}'` : ''}`,
+  );
+}
+
+function invalidBody(buf: Buffer, start: number, context: BodyContext, error: unknown): RejectedRecordError {
+  const where = locateFailure(context.writerType, buf, start);
+  const at = where ? ` in field '${where.path}' at byte ${where.pos}` : '';
+  return new RejectedRecordError('AVRO_INVALID', `${context.label}: invalid Avro data${at}: ${errorMessage(error)}`, error);
+}
+
+/**
+ * Only after a failure: re-reads the body with the writer type, one record field at a time, to name
+ * the field where it broke (avsc's generated readers do not say).
+ */
+function locateFailure(writerType: Type, buf: Buffer, start: number): { path: string; pos: number } | undefined {
+  const tap = newTap(buf, start);
+  const walk = (type: Type, path: string): { path: string; pos: number } | undefined => {
+    if (type.typeName === 'record' || type.typeName === 'error') {
+      for (const field of (type as types.RecordType).fields) {
+        const failure = walk(field.type, path === '' ? field.name : `${path}.${field.name}`);
+        if (failure) return failure;
+      }
+      return undefined;
+    }
+    const pos = tap.pos;
+    try {
+      (type as unknown as InternalType)._read(tap);
+    } catch {
+      return { path: path || '(root)', pos };
+    }
+    return tap.pos > buf.length ? { path: path || '(root)', pos } : undefined;
+  };
+  try {
+    return walk(writerType, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The field path and value avsc's validator stopped at, for encode errors. */
+export function describeInvalidValue(type: Type, value: unknown): string {
+  let problem = '';
+  type.isValid(value, {
+    errorHook: (path, any) => {
+      if (problem === '') problem = `field '${path.join('.') || '(root)'}' cannot be ${formatValue(any)}`;
+    },
+  });
+  return problem || 'value does not match the schema';
+}
+
+export function formatValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+let scratch = Buffer.allocUnsafe(8192);
+
+/**
+ * `prefix` followed by the Avro encoding of `value`, in a new exactly-sized Buffer. The body is
+ * written into a reused scratch buffer and copied once; bodies that do not fit are written straight
+ * into a buffer of the right size.
+ */
+export function encodeWithPrefix(
+  type: Type,
+  prefix: Buffer,
+  value: unknown,
+  what: string,
+  code: ErrorCode,
+): Buffer<ArrayBuffer> {
+  try {
+    prefix.copy(scratch, 0);
+    const end = type.encode(value, scratch, prefix.length);
+    if (end > 0) return Buffer.from(scratch.subarray(0, end));
+    const exact = Buffer.allocUnsafe(scratch.length - end);
+    prefix.copy(exact, 0);
+    type.encode(value, exact, prefix.length);
+    if (exact.length > scratch.length && exact.length <= 1 << 20) scratch = Buffer.allocUnsafe(exact.length * 2);
+    return exact;
+  } catch (error) {
+    throw new RejectedRecordError(code, `cannot encode ${what}: ${describeInvalidValue(type, value)}`, error);
+  }
+}

@@ -1,0 +1,19 @@
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import type { PipelineConfig } from '../config.ts';
+
+/** One kafkajs client per process, configured from the pipeline config (TLS and SASL included). */
+export function createKafka(config: PipelineConfig['kafka'], clientIdSuffix = ''): Kafka {
+  const options: KafkaConfig = {
+    clientId: config.clientId + clientIdSuffix,
+    brokers: [...config.brokers],
+    ssl: config.ssl,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+  };
+  if (config.sasl) {
+    const { mechanism, username, password } = config.sasl;
+    options.sasl = { mechanism, username, password } as KafkaConfig['sasl'];
+  }
+  return new Kafka(options);
+}

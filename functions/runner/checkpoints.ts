@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Durable Kinesis checkpoints: the last processed sequence number per shard, one JSON file per
+ * mapping, replaced atomically (write + fsync + rename) so a crash leaves the old or the new one.
+ */
+export class FileCheckpoints {
+  readonly #file: string;
+  #positions: Record<string, string>;
+
+  constructor(dir: string, mappingName: string) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.#file = path.join(dir, `${mappingName}.json`);
+    this.#positions = fs.existsSync(this.#file) ? (JSON.parse(fs.readFileSync(this.#file, 'utf8')) as Record<string, string>) : {};
+  }
+
+  get(shardId: string): string | undefined {
+    return this.#positions[shardId];
+  }
+
+  async set(shardId: string, sequenceNumber: string): Promise<void> {
+    this.#positions[shardId] = sequenceNumber;
+    const tmp = `${this.#file}.${process.pid}.tmp`;
+    const handle = await fs.promises.open(tmp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(this.#positions));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, this.#file);
+  }
+}
