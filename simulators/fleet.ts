@@ -54,7 +54,8 @@ export class Fleet {
   #done: (() => void) | undefined;
 
   constructor(options: FleetOptions) {
-    if (!(options.devices >= 1) || !(options.rateHz > 0)) throw new RangeError('devices must be >= 1 and rateHz > 0');
+    if (!(options.devices >= 1) || !(options.rateHz > 0))
+      throw new RangeError('devices must be >= 1 and rateHz > 0');
     this.#options = {
       jitter: 0.1,
       qos: 1,
@@ -99,7 +100,9 @@ export class Fleet {
         (client) =>
           new Promise<void>((resolve, reject) => {
             client.once('connect', () => resolve());
-            client.once('error', (error) => reject(new Error(`simulator cannot connect to ${url}: ${error.message}`)));
+            client.once('error', (error) =>
+              reject(new Error(`simulator cannot connect to ${url}: ${error.message}`)),
+            );
           }),
       ),
     );
@@ -134,7 +137,9 @@ export class Fleet {
 
   #publish(device: Device, reading: Reading, qos: 0 | 1): void {
     const payload =
-      this.#options.format === 'json' ? JSON.stringify(reading) : encodeReading(reading, this.#options.registry);
+      this.#options.format === 'json'
+        ? JSON.stringify(reading)
+        : encodeReading(reading, this.#options.registry);
     const client = this.#clients[device.connection]!;
     this.stats.published++;
     this.#outstanding[device.connection]!++;
@@ -148,7 +153,8 @@ export class Fleet {
 
   #checkDone(): void {
     const { limit } = this.#options;
-    if (this.#done && limit !== undefined && this.stats.acknowledged + this.stats.errors >= limit) this.#done();
+    if (this.#done && limit !== undefined && this.stats.acknowledged + this.stats.errors >= limit)
+      this.#done();
   }
 
   async stop(): Promise<void> {

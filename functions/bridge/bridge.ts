@@ -78,7 +78,9 @@ export class Bridge {
       ...options,
     };
     this.#limit = pLimit(this.#options.maxInFlightBatches);
-    subscriber.on('message', (topic, payload, packetId, generation) => this.#onMessage(topic, payload, packetId, generation));
+    subscriber.on('message', (topic, payload, packetId, generation) =>
+      this.#onMessage(topic, payload, packetId, generation),
+    );
   }
 
   async start(): Promise<void> {
@@ -88,7 +90,10 @@ export class Bridge {
   #onMessage(topic: string, payload: Buffer, packetId: number | undefined, generation: number): void {
     this.stats.received++;
     let key: string;
-    const headers: Record<string, string> = { [HEADER.mqttTopic]: topic, [HEADER.receivedAt]: String(Date.now()) };
+    const headers: Record<string, string> = {
+      [HEADER.mqttTopic]: topic,
+      [HEADER.receivedAt]: String(Date.now()),
+    };
     if (topic.startsWith('telemetry/')) {
       key = topic.slice(10);
     } else {
@@ -139,7 +144,9 @@ export class Bridge {
         break;
       } catch (error) {
         this.stats.retried++;
-        this.#options.onError?.(new Error(`produce to ${STREAMS.raw} failed, retrying: ${errorMessage(error)}`, { cause: error }));
+        this.#options.onError?.(
+          new Error(`produce to ${STREAMS.raw} failed, retrying: ${errorMessage(error)}`, { cause: error }),
+        );
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5_000)));
       }
     }
@@ -159,7 +166,11 @@ export class Bridge {
       this.stats.inFlightBytes -= batch.bytes;
       this.stats.inFlightMessages -= batch.records.length;
     }
-    if (this.stats.paused && !this.#closing && this.stats.inFlightBytes <= this.#options.maxInFlightBytes / 2) {
+    if (
+      this.stats.paused &&
+      !this.#closing &&
+      this.stats.inFlightBytes <= this.#options.maxInFlightBytes / 2
+    ) {
       this.stats.paused = false;
       this.#subscriber.resume();
     }

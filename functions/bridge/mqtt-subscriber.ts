@@ -152,7 +152,9 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
       keepalive: o.keepaliveSeconds,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: Buffer.from(o.password) } : {}),
-      ...(v5 ? { properties: { sessionExpiryInterval: o.sessionExpirySeconds, receiveMaximum: o.receiveMaximum } } : {}),
+      ...(v5
+        ? { properties: { sessionExpiryInterval: o.sessionExpirySeconds, receiveMaximum: o.receiveMaximum } }
+        : {}),
     });
   }
 
@@ -190,7 +192,9 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
       case 'suback': {
         const refused = (packet.granted as number[]).findIndex((g) => g >= 0x80);
         if (refused >= 0) {
-          const error = new Error(`MQTT broker refused the subscription to "${this.#options.topics[refused]}" (check the ACL)`);
+          const error = new Error(
+            `MQTT broker refused the subscription to "${this.#options.topics[refused]}" (check the ACL)`,
+          );
           this.#firstConnect?.reject(error);
           this.#firstConnect = undefined;
           this.emit('error', error);
@@ -252,10 +256,10 @@ function connackReason(code: number): string {
     3: 'server unavailable',
     4: 'bad user name or password',
     5: 'not authorised',
-    0x86: 'bad user name or password',
-    0x87: 'not authorised',
-    0x85: 'client identifier not valid',
-    0x84: 'unsupported protocol version',
+    134: 'bad user name or password',
+    135: 'not authorised',
+    133: 'client identifier not valid',
+    132: 'unsupported protocol version',
   };
   return `${reasons[code] ?? 'reason code'} (${code})`;
 }

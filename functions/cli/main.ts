@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'publish simulated device readings to an MQTT broker',
     load: async () => (await import('./simulate.ts')).simulateCommand,
   },
+  cost: {
+    summary: 'estimate the monthly AWS bill for a fleet, line by line',
+    load: async () => (await import('./cost.ts')).costCommand,
+  },
 };
 
 function usage(): string {

@@ -9,7 +9,8 @@ export function positiveInt(value: string): number {
 
 export function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('expected a port number 0..65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError('expected a port number 0..65535');
   return n;
 }
 
@@ -21,7 +22,8 @@ export function positiveNumber(value: string): number {
 
 export function oneOf<T extends string>(...allowed: T[]): (value: string) => T {
   return (value) => {
-    if (!(allowed as string[]).includes(value)) throw new InvalidArgumentError(`expected one of: ${allowed.join(', ')}`);
+    if (!(allowed as string[]).includes(value))
+      throw new InvalidArgumentError(`expected one of: ${allowed.join(', ')}`);
     return value as T;
   };
 }

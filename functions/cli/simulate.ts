@@ -27,7 +27,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     .option('--connections <n>', 'MQTT connections the devices share', positiveInt)
     .option('--count <n>', 'stop after this many readings', positiveInt)
     .option('--duration <seconds>', 'stop after this many seconds', positiveInt)
-    .addHelpText('after', '\nExample:\n  iot-ingest simulate --url mqtt://127.0.0.1:1883 --devices 1000 --rate 1 --duration 60\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  iot-ingest simulate --url mqtt://127.0.0.1:1883 --devices 1000 --rate 1 --duration 60\n',
+    )
     .exitOverride();
   try {
     program.parse(argv, { from: 'user' });
@@ -49,7 +52,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   try {
     await fleet.start();
   } catch (error) {
-    console.error(`iot-ingest simulate: ${(error as Error).message}. Is a broker running? (npm start runs one)`);
+    console.error(
+      `iot-ingest simulate: ${(error as Error).message}. Is a broker running? (npm start runs one)`,
+    );
     return 1;
   }
   const started = Date.now();
@@ -70,6 +75,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   });
   clearInterval(timer);
   await fleet.stop();
-  process.stderr.write(`\npublished ${fleet.stats.published}, acknowledged ${fleet.stats.acknowledged}, errors ${fleet.stats.errors}\n`);
+  process.stderr.write(
+    `\npublished ${fleet.stats.published}, acknowledged ${fleet.stats.acknowledged}, errors ${fleet.stats.errors}\n`,
+  );
   return fleet.stats.errors > 0 ? 1 : 0;
 }

@@ -3,8 +3,8 @@ import { Command } from 'commander';
 import { type EmbeddedPipeline, startEmbeddedPipeline } from '../../infra/local/embedded-pipeline.ts';
 import { Fleet } from '../../simulators/fleet.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { StatsTicker } from './stats-ticker.ts';
 import { oneOf, port, positiveInt, positiveNumber } from './options.ts';
+import { StatsTicker } from './stats-ticker.ts';
 
 interface StartOptions {
   broker: 'aedes' | 'mosquitto';
@@ -25,8 +25,18 @@ export async function startCommand(argv: string[]): Promise<number> {
         'functions behind local event source mappings, DuckDB under --data-dir, and a simulated fleet.\n' +
         'Query it from another shell with `iot-ingest query`. Ctrl-C stops it cleanly.',
     )
-    .option('--broker <kind>', 'MQTT broker to run: aedes (in-process) or mosquitto', oneOf('aedes', 'mosquitto'), 'aedes')
-    .option('--stream <kind>', 'stream between the functions: kinesis (kinesalite) or kafka (librdkafka mock cluster)', oneOf('kinesis', 'kafka'), 'kinesis')
+    .option(
+      '--broker <kind>',
+      'MQTT broker to run: aedes (in-process) or mosquitto',
+      oneOf('aedes', 'mosquitto'),
+      'aedes',
+    )
+    .option(
+      '--stream <kind>',
+      'stream between the functions: kinesis (kinesalite) or kafka (librdkafka mock cluster)',
+      oneOf('kinesis', 'kafka'),
+      'kinesis',
+    )
     .option('--mqtt-port <port>', 'port the broker listens on, on 127.0.0.1 (0 = any free port)', port, 1883)
     .option('--devices <n>', 'simulated devices', positiveInt, 1000)
     .option('--rate <hz>', 'readings per second per simulated device', positiveNumber, 1)
@@ -37,7 +47,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     .addHelpText(
       'after',
       '\nExamples:\n  npm start\n  npm start -- --devices 100 --rate 5\n  npm start -- --stream kafka --broker mosquitto --mqtt-port 1884\n' +
-        "  mosquitto_pub -q 1 -t telemetry/dev-x -m '{\"deviceId\":\"dev-x\",\"ts\":'$(date +%s000)',\"seq\":1,\"temperature\":21.5}'\n",
+        '  mosquitto_pub -q 1 -t telemetry/dev-x -m \'{"deviceId":"dev-x","ts":\'$(date +%s000)\',"seq":1,"temperature":21.5}\'\n',
     )
     .exitOverride();
   try {
@@ -64,18 +74,24 @@ export async function startCommand(argv: string[]): Promise<number> {
   } catch (error) {
     const message = errorMessage(error);
     log(`iot-ingest: could not start: ${message}`);
-    if (/EADDRINUSE/.test(message)) log(`  port ${options.mqttPort} is taken: stop what uses it or pass --mqtt-port 0`);
+    if (/EADDRINUSE/.test(message))
+      log(`  port ${options.mqttPort} is taken: stop what uses it or pass --mqtt-port 0`);
     return 1;
   }
   log(`iot-ingest: MQTT broker at ${pipeline.mqttUrl} (publish to telemetry/{deviceId})`);
 
   let fleet: Fleet | undefined;
   if (options.simulator) {
-    fleet = new Fleet({ url: pipeline.mqttUrl, devices: options.devices, rateHz: options.rate, registry: pipeline.registry });
+    fleet = new Fleet({
+      url: pipeline.mqttUrl,
+      devices: options.devices,
+      rateHz: options.rate,
+      registry: pipeline.registry,
+    });
     await fleet.start();
     log(`iot-ingest: simulating ${options.devices} devices at ${options.rate} Hz`);
   }
-  log("iot-ingest: running. Query with `npx iot-ingest query` in another shell; Ctrl-C to stop.");
+  log('iot-ingest: running. Query with `npx iot-ingest query` in another shell; Ctrl-C to stop.');
 
   const ticker = new StatsTicker(pipeline, fleet, options.statsInterval * 1000, (line) => log(line));
   ticker.start();

@@ -16,7 +16,11 @@ export class StatsTicker {
   ) {}
 
   start(): void {
-    this.#last = { at: Date.now(), received: this.pipeline.bridge.stats.received, written: this.pipeline.topology.counters.written };
+    this.#last = {
+      at: Date.now(),
+      received: this.pipeline.bridge.stats.received,
+      written: this.pipeline.topology.counters.written,
+    };
     this.#timer = setInterval(() => this.print(), this.intervalMs);
     this.#timer.unref();
   }
@@ -30,7 +34,10 @@ export class StatsTicker {
     const seconds = Math.max((now - this.#last.at) / 1000, 0.001);
     const b = this.pipeline.bridge.stats;
     const c = this.pipeline.topology.counters;
-    const lag = this.pipeline.topology.mappings.map((m) => `${m.mapping.FunctionName} ${m.mapping.EventSource.startsWith('telemetry') && m.stats.lagMs ? `${fmt.format(m.stats.lagMs)}ms` : fmt.format(m.stats.lag)}`);
+    const lag = this.pipeline.topology.mappings.map(
+      (m) =>
+        `${m.mapping.FunctionName} ${m.mapping.EventSource.startsWith('telemetry') && m.stats.lagMs ? `${fmt.format(m.stats.lagMs)}ms` : fmt.format(m.stats.lag)}`,
+    );
     const parts = [
       new Date(now).toISOString().slice(11, 19),
       `in ${fmt.format((b.received - this.#last.received) / seconds)}/s`,

@@ -37,5 +37,10 @@ let lambdaHandler: Promise<BatchHandler> | undefined;
 
 /** AWS Lambda entry point. */
 export const handler = async (event: StreamEvent): Promise<BatchResponse> =>
-  (await (lambdaHandler ??= (async () =>
-    createDetectHandler({ producer: await createProducer(loadConfig()), registry: SchemaRegistry.load() }))()))(event);
+  (
+    await (lambdaHandler ??= (async () =>
+      createDetectHandler({
+        producer: await createProducer(loadConfig()),
+        registry: SchemaRegistry.load(),
+      }))())
+  )(event);

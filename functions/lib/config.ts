@@ -12,7 +12,13 @@ export interface PipelineConfig {
     readonly brokers: readonly string[];
     readonly clientId: string;
     readonly ssl: boolean;
-    readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
+    readonly sasl?:
+      | {
+          readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+          readonly username: string;
+          readonly password: string;
+        }
+      | undefined;
   };
   readonly kinesis: {
     readonly endpoint?: string | undefined;
@@ -34,21 +40,32 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
   const dataDir = path.resolve(env.IOT_DATA_DIR ?? 'data');
   const brokers = list(env.KAFKA_BROKERS ?? '');
   if (stream === 'kafka' && brokers.length === 0) {
-    throw new ConfigError('IOT_STREAM=kafka needs KAFKA_BROKERS, a comma-separated list such as "10.0.0.5:9092,10.0.0.6:9092".');
+    throw new ConfigError(
+      'IOT_STREAM=kafka needs KAFKA_BROKERS, a comma-separated list such as "10.0.0.5:9092,10.0.0.6:9092".',
+    );
   }
   for (const broker of brokers) {
     if (!/^[^\s:]+:\d{1,5}$/.test(broker)) {
-      throw new ConfigError(`KAFKA_BROKERS entry "${broker}" is not host:port (for example "localhost:9092").`);
+      throw new ConfigError(
+        `KAFKA_BROKERS entry "${broker}" is not host:port (for example "localhost:9092").`,
+      );
     }
   }
   const saslMechanism = env.KAFKA_SASL_MECHANISM;
   let sasl: PipelineConfig['kafka']['sasl'];
   if (saslMechanism !== undefined && saslMechanism !== '') {
-    const mechanism = oneOf(env, 'KAFKA_SASL_MECHANISM', ['plain', 'scram-sha-256', 'scram-sha-512'] as const, 'plain');
+    const mechanism = oneOf(
+      env,
+      'KAFKA_SASL_MECHANISM',
+      ['plain', 'scram-sha-256', 'scram-sha-512'] as const,
+      'plain',
+    );
     const username = env.KAFKA_SASL_USERNAME;
     const password = env.KAFKA_SASL_PASSWORD;
     if (!username || !password) {
-      throw new ConfigError('KAFKA_SASL_MECHANISM is set: set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD too.');
+      throw new ConfigError(
+        'KAFKA_SASL_MECHANISM is set: set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD too.',
+      );
     }
     sasl = Object.freeze({ mechanism, username, password });
   }
@@ -67,7 +84,11 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     kinesis: Object.freeze({
       endpoint,
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
-      local: bool(env, 'KINESIS_LOCAL', endpoint !== undefined && /^http:\/\/(127\.|localhost)/.test(endpoint)),
+      local: bool(
+        env,
+        'KINESIS_LOCAL',
+        endpoint !== undefined && /^http:\/\/(127\.|localhost)/.test(endpoint),
+      ),
     }),
     dataDir,
     duckdbPath: path.resolve(env.DUCKDB_PATH ?? path.join(dataDir, 'iot-ingest.duckdb')),
@@ -83,7 +104,12 @@ function list(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-function oneOf<const T extends readonly string[]>(env: Env, name: string, allowed: T, fallback: T[number]): T[number] {
+function oneOf<const T extends readonly string[]>(
+  env: Env,
+  name: string,
+  allowed: T,
+  fallback: T[number],
+): T[number] {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = raw.toLowerCase();

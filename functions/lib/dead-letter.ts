@@ -10,6 +10,11 @@ export function deadLetter(record: SourceRecord, code: string, detail: string): 
   return {
     key: record.key || 'unknown',
     value: record.value,
-    headers: { ...record.headers, [HEADER.reason]: code, [HEADER.detail]: detail, [HEADER.origin]: record.origin },
+    headers: {
+      ...record.headers,
+      [HEADER.reason]: code,
+      [HEADER.detail]: detail,
+      [HEADER.origin]: record.origin,
+    },
   };
 }

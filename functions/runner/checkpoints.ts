@@ -8,19 +8,31 @@ import path from 'node:path';
 export class FileCheckpoints {
   readonly #file: string;
   #positions: Record<string, string>;
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(dir: string, mappingName: string) {
     fs.mkdirSync(dir, { recursive: true });
     this.#file = path.join(dir, `${mappingName}.json`);
-    this.#positions = fs.existsSync(this.#file) ? (JSON.parse(fs.readFileSync(this.#file, 'utf8')) as Record<string, string>) : {};
+    this.#positions = fs.existsSync(this.#file)
+      ? (JSON.parse(fs.readFileSync(this.#file, 'utf8')) as Record<string, string>)
+      : {};
   }
 
   get(shardId: string): string | undefined {
     return this.#positions[shardId];
   }
 
-  async set(shardId: string, sequenceNumber: string): Promise<void> {
+  /**
+   * Records a shard's position. Writes are chained: shards of one mapping checkpoint concurrently
+   * and share one file, so each write waits for the one before it and writes the latest state.
+   */
+  set(shardId: string, sequenceNumber: string): Promise<void> {
     this.#positions[shardId] = sequenceNumber;
+    this.#writing = this.#writing.catch(() => undefined).then(() => this.#write());
+    return this.#writing;
+  }
+
+  async #write(): Promise<void> {
     const tmp = `${this.#file}.${process.pid}.tmp`;
     const handle = await fs.promises.open(tmp, 'w');
     try {

@@ -1,10 +1,10 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { deadLetter } from '../lib/dead-letter.ts';
-import { kafkaEvent, type KafkaIn } from '../lib/events/build-events.ts';
+import { type KafkaIn, kafkaEvent } from '../lib/events/build-events.ts';
 import { kafkaItemIdentifier, sourceRecords } from '../lib/events/source-records.ts';
 import type { StreamName, StreamProducer } from '../lib/streams/types.ts';
 import { type BatchSource, invokeBatch } from './invoke.ts';
-import { type MappingTarget, type RunningMapping, newStats } from './types.ts';
+import { type MappingTarget, newStats, type RunningMapping } from './types.ts';
 
 export interface KafkaSourceOptions {
   kafka: Kafka;
@@ -20,7 +20,10 @@ export interface KafkaSourceOptions {
  * its failures went to the on-failure destination), so a crash redelivers, never skips.
  * Several runner processes with the same group share the partitions.
  */
-export async function startKafkaMapping(target: MappingTarget, options: KafkaSourceOptions): Promise<RunningMapping> {
+export async function startKafkaMapping(
+  target: MappingTarget,
+  options: KafkaSourceOptions,
+): Promise<RunningMapping> {
   const { mapping, handler } = target;
   const stats = newStats();
   const groupId = mapping.ConsumerGroupId ?? `iot-ingest-${mapping.FunctionName}`;
@@ -43,7 +46,10 @@ export async function startKafkaMapping(target: MappingTarget, options: KafkaSou
   };
   let running = true;
   await consumer.connect();
-  await consumer.subscribe({ topic: mapping.EventSource, fromBeginning: mapping.StartingPosition === 'TRIM_HORIZON' });
+  await consumer.subscribe({
+    topic: mapping.EventSource,
+    fromBeginning: mapping.StartingPosition === 'TRIM_HORIZON',
+  });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -52,7 +58,9 @@ export async function startKafkaMapping(target: MappingTarget, options: KafkaSou
       const messages = batch.messages;
       for (let start = 0; start < messages.length; start += mapping.BatchSize) {
         if (!running || !isRunning() || isStale()) return;
-        const chunk = messages.slice(start, start + mapping.BatchSize).map((m) => toIn(batch.topic, batch.partition, m));
+        const chunk = messages
+          .slice(start, start + mapping.BatchSize)
+          .map((m) => toIn(batch.topic, batch.partition, m));
         const done = await invokeBatch(chunk, handler, mapping, source, stats, () => running && isRunning());
         if (!done) return;
         const last = chunk[chunk.length - 1]!.offset;
@@ -77,5 +85,13 @@ export async function startKafkaMapping(target: MappingTarget, options: KafkaSou
 }
 
 function toIn(topic: string, partition: number, m: KafkaMessage): KafkaIn {
-  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key,
+    value: m.value,
+    headers: m.headers,
+  };
 }

@@ -1,9 +1,9 @@
 import {
+  type _Record,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
-  type _Record,
 } from '@aws-sdk/client-kinesis';
 import { deadLetter } from '../lib/dead-letter.ts';
 import { type KinesisIn, kinesisEvent } from '../lib/events/build-events.ts';
@@ -11,7 +11,7 @@ import { sourceRecords } from '../lib/events/source-records.ts';
 import type { StreamName, StreamProducer } from '../lib/streams/types.ts';
 import { FileCheckpoints } from './checkpoints.ts';
 import { type BatchSource, invokeBatch } from './invoke.ts';
-import { type MappingTarget, type RunningMapping, newStats } from './types.ts';
+import { type MappingTarget, newStats, type RunningMapping } from './types.ts';
 
 export interface KinesisSourceOptions {
   client: KinesisClient;
@@ -27,7 +27,10 @@ export interface KinesisSourceOptions {
  * mapping: one batch in flight per shard (per-shard order kept), a durable checkpoint per shard
  * written only after the batch succeeded or was sent to the on-failure destination.
  */
-export async function startKinesisMapping(target: MappingTarget, options: KinesisSourceOptions): Promise<RunningMapping> {
+export async function startKinesisMapping(
+  target: MappingTarget,
+  options: KinesisSourceOptions,
+): Promise<RunningMapping> {
   const { mapping, handler } = target;
   const stats = newStats();
   const checkpoints = new FileCheckpoints(options.checkpointDir, mapping.FunctionName);

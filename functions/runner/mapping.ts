@@ -23,7 +23,8 @@ export interface EventSourceMapping {
   readonly ConsumerGroupId?: string | undefined;
 }
 
-export type MappingInput = Pick<EventSourceMapping, 'FunctionName' | 'EventSource'> & Partial<EventSourceMapping>;
+export type MappingInput = Pick<EventSourceMapping, 'FunctionName' | 'EventSource'> &
+  Partial<EventSourceMapping>;
 
 /** Fills AWS defaults and checks ranges once, at start. */
 export function defineMapping(input: MappingInput): EventSourceMapping {
@@ -44,7 +45,11 @@ export function defineMapping(input: MappingInput): EventSourceMapping {
   if (mapping.MaximumBatchingWindowInSeconds < 0 || mapping.MaximumBatchingWindowInSeconds > 300) {
     throw new ConfigError(`${where}: MaximumBatchingWindowInSeconds must be 0..300`);
   }
-  if (!Number.isInteger(mapping.MaximumRetryAttempts) || mapping.MaximumRetryAttempts < -1 || mapping.MaximumRetryAttempts > 10_000) {
+  if (
+    !Number.isInteger(mapping.MaximumRetryAttempts) ||
+    mapping.MaximumRetryAttempts < -1 ||
+    mapping.MaximumRetryAttempts > 10_000
+  ) {
     throw new ConfigError(`${where}: MaximumRetryAttempts must be -1 (infinite) or 0..10000`);
   }
   return Object.freeze(mapping);

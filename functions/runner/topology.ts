@@ -1,14 +1,14 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Kafka } from 'kafkajs';
-import type { SchemaRegistry } from '../lib/codec/schema-registry.ts';
+import { createDetectHandler } from '../detect/handler.ts';
 import type { Alert } from '../lib/codec/alert-codec.ts';
+import type { SchemaRegistry } from '../lib/codec/schema-registry.ts';
 import type { BatchHandler } from '../lib/events/types.ts';
 import type { TelemetryStore } from '../lib/store/types.ts';
 import { STREAMS, type StreamProducer } from '../lib/streams/types.ts';
-import { createDetectHandler } from '../detect/handler.ts';
 import { createValidateHandler } from '../validate/handler.ts';
 import { createWriteHandler } from '../write/handler.ts';
-import { type EventSourceMapping, defineMapping } from './mapping.ts';
+import { defineMapping, type EventSourceMapping } from './mapping.ts';
 import type { RunningMapping } from './types.ts';
 
 /**
@@ -103,11 +103,18 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
   };
 }
 
-async function startMapping(target: { mapping: EventSourceMapping; handler: BatchHandler }, deps: TopologyDeps) {
+async function startMapping(
+  target: { mapping: EventSourceMapping; handler: BatchHandler },
+  deps: TopologyDeps,
+) {
   const { source } = deps;
   if (source.kind === 'kafka') {
     const { startKafkaMapping } = await import('./kafka-source.ts');
-    return startKafkaMapping(target, { kafka: source.kafka, brokers: source.brokers, producer: deps.producer });
+    return startKafkaMapping(target, {
+      kafka: source.kafka,
+      brokers: source.brokers,
+      producer: deps.producer,
+    });
   }
   const { startKinesisMapping } = await import('./kinesis-source.ts');
   return startKinesisMapping(target, {

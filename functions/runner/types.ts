@@ -24,5 +24,14 @@ export interface MappingTarget {
 }
 
 export function newStats(): MappingStats {
-  return { invocations: 0, errors: 0, retries: 0, sentToDestination: 0, records: 0, lag: 0, lagMs: 0, pollErrors: 0 };
+  return {
+    invocations: 0,
+    errors: 0,
+    retries: 0,
+    sentToDestination: 0,
+    records: 0,
+    lag: 0,
+    lagMs: 0,
+    pollErrors: 0,
+  };
 }

@@ -1,11 +1,10 @@
-import { decodeReading, decodeReadingContainer } from '../lib/codec/reading-codec.ts';
+import { decodeReading, decodeReadingContainer, encodeReading } from '../lib/codec/reading-codec.ts';
 import type { SchemaRegistry } from '../lib/codec/schema-registry.ts';
-import { encodeReading } from '../lib/codec/reading-codec.ts';
-import { type ErrorCode, RejectedRecordError, errorMessage } from '../lib/errors.ts';
+import { deadLetter } from '../lib/dead-letter.ts';
+import { type ErrorCode, errorMessage, RejectedRecordError } from '../lib/errors.ts';
 import type { SourceRecord } from '../lib/events/types.ts';
 import { HEADER, METRICS, type Reading } from '../lib/reading.ts';
 import type { OutRecord } from '../lib/streams/types.ts';
-import { deadLetter } from '../lib/dead-letter.ts';
 
 export interface ValidateOptions {
   maxPayloadBytes: number;
@@ -79,7 +78,12 @@ export function validateRecords(
   return result;
 }
 
-function checkReading(reading: Reading, topicDevice: string | undefined, now: number, options: ValidateOptions): void {
+function checkReading(
+  reading: Reading,
+  topicDevice: string | undefined,
+  now: number,
+  options: ValidateOptions,
+): void {
   if (topicDevice !== undefined && reading.deviceId !== topicDevice) {
     throw new RejectedRecordError(
       'DEVICE_MISMATCH',
@@ -93,7 +97,10 @@ function checkReading(reading: Reading, topicDevice: string | undefined, now: nu
     throw new RejectedRecordError('READING_INVALID', `ts ${reading.ts} is in the future (clock now ${now})`);
   }
   if (reading.ts < now - options.maxPastMs) {
-    throw new RejectedRecordError('READING_INVALID', `ts ${reading.ts} is older than the ${options.maxPastMs} ms allowed`);
+    throw new RejectedRecordError(
+      'READING_INVALID',
+      `ts ${reading.ts} is older than the ${options.maxPastMs} ms allowed`,
+    );
   }
   if (!Number.isSafeInteger(reading.seq) || reading.seq < 0) {
     throw new RejectedRecordError('READING_INVALID', `seq ${reading.seq} must be a non-negative integer`);
@@ -101,7 +108,10 @@ function checkReading(reading: Reading, topicDevice: string | undefined, now: nu
   for (const metric of METRICS) {
     const value = reading[metric];
     if (value !== null && !Number.isFinite(value)) {
-      throw new RejectedRecordError('READING_INVALID', `${metric} is ${value}; metrics must be finite numbers`);
+      throw new RejectedRecordError(
+        'READING_INVALID',
+        `${metric} is ${value}; metrics must be finite numbers`,
+      );
     }
   }
 }

@@ -1,5 +1,5 @@
 import { SchemaRegistry } from '../lib/codec/schema-registry.ts';
-import { type PipelineConfig, loadConfig } from '../lib/config.ts';
+import { loadConfig, type PipelineConfig } from '../lib/config.ts';
 import { sourceRecords } from '../lib/events/source-records.ts';
 import type { BatchHandler, BatchResponse, StreamEvent } from '../lib/events/types.ts';
 import { createProducer } from '../lib/streams/create-producer.ts';

@@ -3,8 +3,8 @@ import { SchemaRegistry } from '../lib/codec/schema-registry.ts';
 import { loadConfig } from '../lib/config.ts';
 import { sourceRecords } from '../lib/events/source-records.ts';
 import type { BatchHandler, BatchResponse, StreamEvent } from '../lib/events/types.ts';
-import type { TelemetryStore } from '../lib/store/types.ts';
 import type { Reading } from '../lib/reading.ts';
+import type { TelemetryStore } from '../lib/store/types.ts';
 
 export interface WriteDeps {
   store: TelemetryStore;
@@ -33,7 +33,10 @@ let lambdaHandler: Promise<BatchHandler> | undefined;
 async function fromEnvironment(): Promise<BatchHandler> {
   const config = loadConfig();
   const { DuckDbStore } = await import('../lib/store/duckdb-store.ts');
-  return createWriteHandler({ store: await DuckDbStore.open(config.duckdbPath), registry: SchemaRegistry.load() });
+  return createWriteHandler({
+    store: await DuckDbStore.open(config.duckdbPath),
+    registry: SchemaRegistry.load(),
+  });
 }
 
 /** AWS Lambda entry point. */

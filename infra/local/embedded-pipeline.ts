@@ -2,12 +2,12 @@ import path from 'node:path';
 import { Bridge, type BridgeOptions } from '../../functions/bridge/bridge.ts';
 import { MqttSubscriber } from '../../functions/bridge/mqtt-subscriber.ts';
 import { SchemaRegistry } from '../../functions/lib/codec/schema-registry.ts';
-import { type PipelineConfig, loadConfig } from '../../functions/lib/config.ts';
+import { loadConfig, type PipelineConfig } from '../../functions/lib/config.ts';
 import { DuckDbStore } from '../../functions/lib/store/duckdb-store.ts';
 import { startQueryServer } from '../../functions/lib/store/query-server.ts';
 import { createProducer } from '../../functions/lib/streams/create-producer.ts';
 import type { StreamKind, StreamProducer } from '../../functions/lib/streams/types.ts';
-import { type StreamSource, type Topology, startTopology } from '../../functions/runner/topology.ts';
+import { type StreamSource, startTopology, type Topology } from '../../functions/runner/topology.ts';
 import { type BrokerKind, type LocalServices, startLocalServices } from './services.ts';
 
 export interface EmbeddedPipelineOptions {
@@ -87,7 +87,10 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       // Aedes speaks MQTT 3.1.1 only; Mosquitto gets MQTT 5 (Receive Maximum, session expiry).
       protocolVersion: Math.max(...services.mqtt!.protocolVersions) as 4 | 5,
     });
-    const bridge = new Bridge(subscriber, producer, { ...options.bridge, ...(options.onError ? { onError: options.onError } : {}) });
+    const bridge = new Bridge(subscriber, producer, {
+      ...options.bridge,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
     await bridge.start();
     stack.push(() => bridge.close());
     return { services, config, mqttUrl, registry, producer, bridge, topology, store, stop };
@@ -105,7 +108,11 @@ async function streamSource(config: PipelineConfig): Promise<StreamSource> {
   const { createKinesisClient } = await import('../../functions/lib/streams/kinesis-client.ts');
   return {
     kind: 'kinesis',
-    client: createKinesisClient({ endpoint: config.kinesis.endpoint, region: config.kinesis.region, local: config.kinesis.local }),
+    client: createKinesisClient({
+      endpoint: config.kinesis.endpoint,
+      region: config.kinesis.region,
+      local: config.kinesis.local,
+    }),
     checkpointDir: path.join(config.dataDir, 'checkpoints'),
   };
 }

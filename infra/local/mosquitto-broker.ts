@@ -164,7 +164,8 @@ interface Running {
 
 export async function startMosquitto(options: MosquittoBrokerOptions = {}): Promise<MosquittoBroker> {
   const binary = resolveMosquittoBinary(options.binary);
-  const port = options.port ?? (await freePort());
+  // 0 means any free port, as for a socket; mosquitto itself would take 0 literally.
+  const port = options.port || (await freePort());
   const runDir = await mkdtemp(join(tmpdir(), 'iot-ingest-mosquitto-'));
   const configPath = join(runDir, 'mosquitto.conf');
   const logPath = join(runDir, 'mosquitto.log');

@@ -5,9 +5,9 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeReading } from '../../functions/lib/codec/reading-codec.ts';
 import { HEADER } from '../../functions/lib/reading.ts';
-import { readKafkaStream, readKinesisStream } from '../../functions/lib/streams/stream-reader.ts';
 import { createKafka } from '../../functions/lib/streams/kafka-client.ts';
 import { createKinesisClient } from '../../functions/lib/streams/kinesis-client.ts';
+import { readKafkaStream, readKinesisStream } from '../../functions/lib/streams/stream-reader.ts';
 import { STREAMS } from '../../functions/lib/streams/types.ts';
 import { type EmbeddedPipeline, startEmbeddedPipeline } from '../../infra/local/embedded-pipeline.ts';
 import { aFleetOfReadings, waitFor } from '../support/readings.ts';
@@ -36,7 +36,10 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
   it('stores every published reading exactly once and dead-letters a malformed payload', async () => {
     // Prepare: 20 devices x 15 readings, Avro for most devices, JSON for every fifth device
     const readings = aFleetOfReadings(20, 15, `${stream}-${broker}-`);
-    const publisher = await mqtt.connectAsync(pipeline.mqttUrl, { protocolVersion: 4, clientId: `e2e-pub-${stream}-${broker}` });
+    const publisher = await mqtt.connectAsync(pipeline.mqttUrl, {
+      protocolVersion: 4,
+      clientId: `e2e-pub-${stream}-${broker}`,
+    });
     const malformed = Buffer.from([0xc3, 0x01, 0xde, 0xad, 0xbe, 0xef]);
 
     // Act: publish half, a malformed payload and a spoofed one, then the rest (QoS 1, awaiting each PUBACK)
@@ -44,7 +47,11 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
     for (const [i, r] of readings.entries()) {
       if (i === half) {
         await publisher.publishAsync('telemetry/bad-device', malformed, { qos: 1 });
-        await publisher.publishAsync(`telemetry/spoofed-${stream}`, JSON.stringify({ ...r, deviceId: 'someone-else' }), { qos: 1 });
+        await publisher.publishAsync(
+          `telemetry/spoofed-${stream}`,
+          JSON.stringify({ ...r, deviceId: 'someone-else' }),
+          { qos: 1 },
+        );
       }
       const json = Number(r.deviceId.split('-').pop()) % 5 === 0;
       const payload = json ? JSON.stringify(r) : encodeReading(r, pipeline.registry);
@@ -55,7 +62,10 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
     // Assess: every reading in the store once, nothing else from these devices
     const prefix = `${stream}-${broker}-`;
     const count = async () =>
-      Number((await pipeline.store.query(`SELECT count(*) FROM readings WHERE device_id LIKE '${prefix}%'`)).rows[0]![0]);
+      Number(
+        (await pipeline.store.query(`SELECT count(*) FROM readings WHERE device_id LIKE '${prefix}%'`))
+          .rows[0]![0],
+      );
     await waitFor(count, (n) => n >= readings.length, { timeoutMs: 45_000 });
     await new Promise((resolve) => setTimeout(resolve, 500)); // let any duplicate land before counting
     const rows = (
@@ -67,7 +77,9 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
     expect(rows.every((row) => Number(row[2]) === 1)).toBe(true);
     const stored = new Set(rows.map((row) => `${row[0]}#${row[1]}`));
     for (const r of readings) expect(stored.has(`${r.deviceId}#${r.seq}`)).toBe(true);
-    const spoofed = await pipeline.store.query(`SELECT count(*) FROM readings WHERE device_id = 'someone-else'`);
+    const spoofed = await pipeline.store.query(
+      `SELECT count(*) FROM readings WHERE device_id = 'someone-else'`,
+    );
     expect(Number(spoofed.rows[0]![0])).toBe(0);
 
     const deadLetters = await waitFor(
@@ -86,8 +98,13 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
 
 async function readDlq(pipeline: EmbeddedPipeline) {
   const config = pipeline.config;
-  if (config.stream === 'kafka') return readKafkaStream(createKafka(config.kafka, '-test-reader'), STREAMS.dlq);
-  const client = createKinesisClient({ endpoint: config.kinesis.endpoint, region: config.kinesis.region, local: true });
+  if (config.stream === 'kafka')
+    return readKafkaStream(createKafka(config.kafka, '-test-reader'), STREAMS.dlq);
+  const client = createKinesisClient({
+    endpoint: config.kinesis.endpoint,
+    region: config.kinesis.region,
+    local: true,
+  });
   try {
     return await readKinesisStream(client, STREAMS.dlq);
   } finally {

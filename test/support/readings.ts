@@ -22,7 +22,9 @@ export function aFleetOfReadings(devices: number, perDevice: number, prefix = 'e
   const out: Reading[] = [];
   for (let d = 0; d < devices; d++) {
     for (let s = 0; s < perDevice; s++) {
-      out.push(aReading({ deviceId: `${prefix}${d}`, ts: base + s * 100, seq: s, temperature: 20 + (s % 5) }));
+      out.push(
+        aReading({ deviceId: `${prefix}${d}`, ts: base + s * 100, seq: s, temperature: 20 + (s % 5) }),
+      );
     }
   }
   return out;

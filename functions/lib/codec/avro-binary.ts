@@ -10,13 +10,13 @@
  *  - `_read`/`_skip` of map and array types. avsc trusts block counts: a crafted count of 2^60 spins
  *    `while (n--)` forever (and past 2^53 `n--` no longer changes n), and a negative block size in
  *    `_skip` walks the cursor backwards. A single such record would block its partition, so map and
- *    array blocks are checked against the bytes left, as Java's BinaryDecoder does with its
- *    collection-length limits (AVRO-3819).
+ *    array block counts are checked against the bytes left (zero-width items get a fixed allowance),
+ *    the rule the Apache Avro SDKs apply with their collection limits (AVRO-3819, AVRO-4277).
  */
 import { createRequire } from 'node:module';
-import avsc from 'avsc';
 import type { Schema, Type, types } from 'avsc';
-import { type ErrorCode, RejectedRecordError, errorMessage } from '../errors.ts';
+import avsc from 'avsc';
+import { type ErrorCode, errorMessage, RejectedRecordError } from '../errors.ts';
 
 /** avsc's internal cursor (lib/utils.js). Reads past the end do not throw; they leave pos > length. */
 export interface Tap {
@@ -75,7 +75,8 @@ class BoundedMapType extends avsc.types.MapType {
         const key = tap.readString();
         const value = values._read(tap);
         // An own property, not the prototype setter, so a device cannot rename `__proto__` away.
-        if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+        if (key === '__proto__')
+          Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
         else map[key] = value;
       }
     }
@@ -181,7 +182,9 @@ export function decodeBody(reader: AvroReader, buf: Buffer, start: number, conte
     value = reader._read(TAP);
   } catch (error) {
     // Garbage read past the end can throw before the cursor is checked; that is still truncation.
-    throw TAP.pos > buf.length ? truncatedBody(buf, start, TAP.pos, context) : invalidBody(buf, start, context, error);
+    throw TAP.pos > buf.length
+      ? truncatedBody(buf, start, TAP.pos, context)
+      : invalidBody(buf, start, context, error);
   } finally {
     TAP.buf = EMPTY; // do not keep the caller's buffer alive
   }
@@ -203,13 +206,20 @@ export function decodeNext(reader: AvroReader, tap: Tap, context: BodyContext): 
   try {
     value = reader._read(tap);
   } catch (error) {
-    throw tap.pos > tap.buf.length ? truncatedBody(tap.buf, start, tap.pos, context) : invalidBody(tap.buf, start, context, error);
+    throw tap.pos > tap.buf.length
+      ? truncatedBody(tap.buf, start, tap.pos, context)
+      : invalidBody(tap.buf, start, context, error);
   }
   if (tap.pos > tap.buf.length) throw truncatedBody(tap.buf, start, tap.pos, context);
   return value;
 }
 
-function truncatedBody(buf: Buffer, start: number, reached: number, context: BodyContext): RejectedRecordError {
+function truncatedBody(
+  buf: Buffer,
+  start: number,
+  reached: number,
+  context: BodyContext,
+): RejectedRecordError {
   const where = locateFailure(context.writerType, buf, start);
   return new RejectedRecordError(
     'AVRO_TRUNCATED',
@@ -220,14 +230,22 @@ function truncatedBody(buf: Buffer, start: number, reached: number, context: Bod
 function invalidBody(buf: Buffer, start: number, context: BodyContext, error: unknown): RejectedRecordError {
   const where = locateFailure(context.writerType, buf, start);
   const at = where ? ` in field '${where.path}' at byte ${where.pos}` : '';
-  return new RejectedRecordError('AVRO_INVALID', `${context.label}: invalid Avro data${at}: ${errorMessage(error)}`, error);
+  return new RejectedRecordError(
+    'AVRO_INVALID',
+    `${context.label}: invalid Avro data${at}: ${errorMessage(error)}`,
+    error,
+  );
 }
 
 /**
  * Only after a failure: re-reads the body with the writer type, one record field at a time, to name
  * the field where it broke (avsc's generated readers do not say).
  */
-function locateFailure(writerType: Type, buf: Buffer, start: number): { path: string; pos: number } | undefined {
+function locateFailure(
+  writerType: Type,
+  buf: Buffer,
+  start: number,
+): { path: string; pos: number } | undefined {
   const tap = newTap(buf, start);
   const walk = (type: Type, path: string): { path: string; pos: number } | undefined => {
     if (type.typeName === 'record' || type.typeName === 'error') {
@@ -265,7 +283,8 @@ export function describeInvalidValue(type: Type, value: unknown): string {
 
 export function formatValue(value: unknown): string {
   if (value === undefined) return 'missing';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
   if (value === null) return 'null';
   return Array.isArray(value) ? 'an array' : 'an object';
@@ -292,7 +311,8 @@ export function encodeWithPrefix(
     const exact = Buffer.allocUnsafe(scratch.length - end);
     prefix.copy(exact, 0);
     type.encode(value, exact, prefix.length);
-    if (exact.length > scratch.length && exact.length <= 1 << 20) scratch = Buffer.allocUnsafe(exact.length * 2);
+    if (exact.length > scratch.length && exact.length <= 1 << 20)
+      scratch = Buffer.allocUnsafe(exact.length * 2);
     return exact;
   } catch (error) {
     throw new RejectedRecordError(code, `cannot encode ${what}: ${describeInvalidValue(type, value)}`, error);

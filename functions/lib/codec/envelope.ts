@@ -12,7 +12,11 @@ export interface Envelope {
   payload: Buffer<ArrayBuffer>;
 }
 
-const codec = new SingleObjectCodec<{ headers: Record<string, string>; payload: Buffer }>(DEFAULT_SCHEMA_DIR, 'envelope.avsc', 'StreamEnvelope');
+const codec = new SingleObjectCodec<{ headers: Record<string, string>; payload: Buffer }>(
+  DEFAULT_SCHEMA_DIR,
+  'envelope.avsc',
+  'StreamEnvelope',
+);
 
 export function wrapEnvelope(headers: Record<string, string>, payload: Uint8Array): Buffer<ArrayBuffer> {
   return codec.encode({ headers, payload: asBuffer(payload) });

@@ -20,7 +20,10 @@ const INT_MIN = -(2 ** 31);
 const INT_MAX = 2 ** 31 - 1;
 
 function mismatch(path: string, expected: string, value: unknown): RejectedRecordError {
-  return new RejectedRecordError('JSON_INVALID', `field '${path}': expected ${expected}, got ${formatValue(value)}`);
+  return new RejectedRecordError(
+    'JSON_INVALID',
+    `field '${path}': expected ${expected}, got ${formatValue(value)}`,
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -87,7 +90,8 @@ function compile(type: Type, named: Map<string, Converter>): Converter {
     case 'fixed': {
       const size = (type as types.FixedType).size;
       return (value, path) => {
-        if (typeof value !== 'string' || value.length !== size) throw mismatch(path, `a string of ${size} bytes`, value);
+        if (typeof value !== 'string' || value.length !== size)
+          throw mismatch(path, `a string of ${size} bytes`, value);
         return Buffer.from(value, 'latin1');
       };
     }
@@ -114,7 +118,12 @@ function compile(type: Type, named: Map<string, Converter>): Converter {
         for (const key of Object.keys(value)) {
           const converted = values(value[key], join(path, key));
           if (key === '__proto__') {
-            Object.defineProperty(map, key, { value: converted, enumerable: true, writable: true, configurable: true });
+            Object.defineProperty(map, key, {
+              value: converted,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
           } else map[key] = converted;
         }
         return map;
@@ -124,8 +133,10 @@ function compile(type: Type, named: Map<string, Converter>): Converter {
     case 'error':
       return compileRecord(type as types.RecordType, named);
     default:
-      if (type.typeName.startsWith('union')) return compileUnion((type as types.UnwrappedUnionType).types, named);
-      if (type.typeName.startsWith('logical')) return compile((type as types.LogicalType).underlyingType, named);
+      if (type.typeName.startsWith('union'))
+        return compileUnion((type as types.UnwrappedUnionType).types, named);
+      if (type.typeName.startsWith('logical'))
+        return compile((type as types.LogicalType).underlyingType, named);
       throw new Error(`JSON reading of Avro type ${type.typeName} is not supported`);
   }
 }
@@ -144,7 +155,8 @@ function compileRecord(type: types.RecordType, named: Map<string, Converter>): C
       convert: compile(field.type, named),
       hasDefault: fallback !== undefined,
       // Defaults are immutable in avsc's hands only if primitive; copy objects per record.
-      fallback: () => (fallback !== null && typeof fallback === 'object' ? (field.defaultValue() as unknown) : fallback),
+      fallback: () =>
+        fallback !== null && typeof fallback === 'object' ? (field.defaultValue() as unknown) : fallback,
     };
   });
   const known = new Set(fields.map((field) => field.name));
@@ -163,7 +175,8 @@ function compileRecord(type: types.RecordType, named: Map<string, Converter>): C
       const fieldPath = join(path, field.name);
       const given = value[field.name];
       if (given === undefined) {
-        if (!field.hasDefault) throw new RejectedRecordError('JSON_INVALID', `missing required field '${fieldPath}'`);
+        if (!field.hasDefault)
+          throw new RejectedRecordError('JSON_INVALID', `missing required field '${fieldPath}'`);
         record[field.name] = field.fallback();
       } else {
         record[field.name] = field.convert(given, fieldPath);

@@ -13,8 +13,15 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Type } from 'avsc';
-import { type ErrorCode, RejectedRecordError, errorMessage } from '../errors.ts';
-import { type AvroReader, type BodyContext, compileSchema, decodeNext, encodeWithPrefix, newTap } from './avro-binary.ts';
+import { type ErrorCode, errorMessage, RejectedRecordError } from '../errors.ts';
+import {
+  type AvroReader,
+  type BodyContext,
+  compileSchema,
+  decodeNext,
+  encodeWithPrefix,
+  newTap,
+} from './avro-binary.ts';
 
 export type ContainerCodec = 'null' | 'deflate';
 
@@ -73,7 +80,10 @@ export function readContainer(
   limits: ContainerReadLimits,
 ): unknown[] {
   if (!isContainer(buf)) {
-    throw new RejectedRecordError('PAYLOAD_UNRECOGNISED', `not an Avro object container: it does not start with 'Obj' 01`);
+    throw new RejectedRecordError(
+      'PAYLOAD_UNRECOGNISED',
+      `not an Avro object container: it does not start with 'Obj' 01`,
+    );
   }
   const tap = newTap(buf, 0);
   const header = decodeNext(HEADER_TYPE as unknown as AvroReader, tap, HEADER_CONTEXT) as Header;
@@ -83,7 +93,10 @@ export function readContainer(
   }
   const codec = header.meta['avro.codec']?.toString('utf8') ?? 'null';
   if (codec !== 'null' && codec !== 'deflate') {
-    throw new RejectedRecordError('AVRO_INVALID', `Avro container codec '${codec}' is not supported; use deflate or null`);
+    throw new RejectedRecordError(
+      'AVRO_INVALID',
+      `Avro container codec '${codec}' is not supported; use deflate or null`,
+    );
   }
   const writer = bind(schemaBytes.toString('utf8'));
 
@@ -103,7 +116,10 @@ export function readContainer(
       );
     }
     if (!(count >= 0 && size >= 0)) {
-      throw new RejectedRecordError('AVRO_INVALID', `Avro container block ${block} at byte ${blockStart} has a negative object count or size`);
+      throw new RejectedRecordError(
+        'AVRO_INVALID',
+        `Avro container block ${block} at byte ${blockStart} has a negative object count or size`,
+      );
     }
     if (buf.compare(header.sync, 0, SYNC_LENGTH, syncStart, blockEnd) !== 0) {
       throw new RejectedRecordError(
@@ -112,7 +128,10 @@ export function readContainer(
       );
     }
     if (records.length + count > limits.maxRecords) {
-      throw new RejectedRecordError('PAYLOAD_TOO_LARGE', `Avro container holds more than ${limits.maxRecords} records`);
+      throw new RejectedRecordError(
+        'PAYLOAD_TOO_LARGE',
+        `Avro container holds more than ${limits.maxRecords} records`,
+      );
     }
     let data = buf.subarray(dataStart, syncStart);
     if (codec === 'deflate') {
@@ -121,7 +140,10 @@ export function readContainer(
     }
     // Each object takes at least one byte (every schema readable as a Reading has required fields).
     if (count > data.length) {
-      throw new RejectedRecordError('AVRO_INVALID', `Avro container block ${block} claims ${count} objects in ${data.length} bytes`);
+      throw new RejectedRecordError(
+        'AVRO_INVALID',
+        `Avro container block ${block} claims ${count} objects in ${data.length} bytes`,
+      );
     }
     readBlock(data, count, block, writer, records);
     tap.pos = blockEnd;
@@ -134,20 +156,38 @@ function inflate(data: Buffer, block: number, limit: number): Buffer {
     return inflateRawSync(data, { maxOutputLength: Math.max(limit, 1) });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new RejectedRecordError('PAYLOAD_TOO_LARGE', `Avro container inflates to more than the allowed bytes`, error);
+      throw new RejectedRecordError(
+        'PAYLOAD_TOO_LARGE',
+        `Avro container inflates to more than the allowed bytes`,
+        error,
+      );
     }
-    throw new RejectedRecordError('AVRO_INVALID', `Avro container block ${block}: deflate data is corrupt: ${errorMessage(error)}`, error);
+    throw new RejectedRecordError(
+      'AVRO_INVALID',
+      `Avro container block ${block}: deflate data is corrupt: ${errorMessage(error)}`,
+      error,
+    );
   }
 }
 
-function readBlock(data: Buffer, count: number, block: number, writer: ContainerWriterBinding, out: unknown[]): void {
+function readBlock(
+  data: Buffer,
+  count: number,
+  block: number,
+  writer: ContainerWriterBinding,
+  out: unknown[],
+): void {
   const tap = newTap(data, 0);
   for (let i = 0; i < count; i++) {
     try {
       out.push(decodeNext(writer.reader, tap, writer));
     } catch (error) {
       const rejected = error as RejectedRecordError;
-      throw new RejectedRecordError(rejected.code, `Avro container block ${block}, object ${i}: ${rejected.message}`, rejected.cause);
+      throw new RejectedRecordError(
+        rejected.code,
+        `Avro container block ${block}, object ${i}: ${rejected.message}`,
+        rejected.cause,
+      );
     }
   }
   if (tap.pos !== data.length) {
@@ -176,9 +216,21 @@ export function writeContainer(
   if (values.length === 0) return Buffer.from(header); // a container with no blocks is valid
   const empty = Buffer.alloc(0);
   const bodies = values.map((value, i) =>
-    encodeWithPrefix(type, empty, value, `object ${i} of the container`, options.invalidCode ?? 'AVRO_INVALID'),
+    encodeWithPrefix(
+      type,
+      empty,
+      value,
+      `object ${i} of the container`,
+      options.invalidCode ?? 'AVRO_INVALID',
+    ),
   );
   let data = Buffer.concat(bodies);
   if (codec === 'deflate') data = deflateRawSync(data);
-  return Buffer.concat([header, LONG_TYPE.toBuffer(values.length), LONG_TYPE.toBuffer(data.length), data, sync]);
+  return Buffer.concat([
+    header,
+    LONG_TYPE.toBuffer(values.length),
+    LONG_TYPE.toBuffer(data.length),
+    data,
+    sync,
+  ]);
 }

@@ -10,11 +10,17 @@
  * A gateway batch is an Avro object container (object-container.ts). Every failure is a
  * RejectedRecordError whose code is the dead-letter reason and whose message says what was wrong.
  */
-import { RejectedRecordError, errorMessage } from '../errors.ts';
+import { errorMessage, RejectedRecordError } from '../errors.ts';
 import type { Reading } from '../reading.ts';
 import { asBuffer, decodeBody, encodeWithPrefix } from './avro-binary.ts';
 import { fingerprintHexAt } from './crc64-avro.ts';
-import { type ContainerCodec, type ContainerReadLimits, isContainer, readContainer, writeContainer } from './object-container.ts';
+import {
+  type ContainerCodec,
+  type ContainerReadLimits,
+  isContainer,
+  readContainer,
+  writeContainer,
+} from './object-container.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import { SINGLE_OBJECT_HEADER_LENGTH } from './single-object.ts';
 
@@ -67,12 +73,15 @@ function checkSize(bytes: Uint8Array, maxBytes: number): void {
     );
   }
   if (bytes.length > maxBytes) {
-    throw new RejectedRecordError('PAYLOAD_TOO_LARGE', `payload is ${bytes.length} bytes, over the ${maxBytes}-byte limit`);
+    throw new RejectedRecordError(
+      'PAYLOAD_TOO_LARGE',
+      `payload is ${bytes.length} bytes, over the ${maxBytes}-byte limit`,
+    );
   }
 }
 
 function decodeSingleObject(buf: Buffer, registry: SchemaRegistry): Reading {
-  if (buf[1] !== 0x01) throw unrecognised(buf);
+  if (buf.length > 1 && buf[1] !== 0x01) throw unrecognised(buf);
   if (buf.length < SINGLE_OBJECT_HEADER_LENGTH) {
     throw new RejectedRecordError(
       'AVRO_TRUNCATED',
@@ -135,7 +144,10 @@ function unrecognised(buf: Buffer): RejectedRecordError {
       'payload is an Avro object container (a gateway batch); telemetry/{deviceId} carries one reading, batches go to gateways/{gatewayId}/telemetry',
     );
   }
-  const head = buf.subarray(0, 8).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  const head = buf
+    .subarray(0, 8)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
   return new RejectedRecordError(
     'PAYLOAD_UNRECOGNISED',
     `unrecognised payload starting ${head}; expected C3 01 (Avro single-object), 00 (Confluent) or a JSON object`,
@@ -144,17 +156,30 @@ function unrecognised(buf: Buffer): RejectedRecordError {
 
 /** A reading in Avro single-object encoding with the current schema. */
 export function encodeReading(reading: Reading, registry: SchemaRegistry): Buffer<ArrayBuffer> {
-  return encodeWithPrefix(registry.readerType, registry.current.singleObjectHeader, reading, 'reading', 'READING_INVALID');
+  return encodeWithPrefix(
+    registry.readerType,
+    registry.current.singleObjectHeader,
+    reading,
+    'reading',
+    'READING_INVALID',
+  );
 }
 
 /**
  * A reading in the Confluent wire format, written with the schema `schemaId` maps to (so an older
  * id writes the older shape: fields it lacks are dropped, doubles narrowed to floats).
  */
-export function encodeConfluent(reading: Reading, schemaId: number, registry: SchemaRegistry): Buffer<ArrayBuffer> {
+export function encodeConfluent(
+  reading: Reading,
+  schemaId: number,
+  registry: SchemaRegistry,
+): Buffer<ArrayBuffer> {
   const writer = registry.lookupConfluentId(schemaId);
   if (writer === undefined) {
-    throw new RejectedRecordError('SCHEMA_UNKNOWN', `unknown Confluent schema id ${schemaId}; schemas/confluent-ids.json maps ${registry.confluentIds().join(', ') || 'none'}`);
+    throw new RejectedRecordError(
+      'SCHEMA_UNKNOWN',
+      `unknown Confluent schema id ${schemaId}; schemas/confluent-ids.json maps ${registry.confluentIds().join(', ') || 'none'}`,
+    );
   }
   const prefix = Buffer.alloc(CONFLUENT_HEADER_LENGTH);
   prefix.writeUInt32BE(schemaId, 1);
@@ -196,5 +221,9 @@ export function decodeReadingContainer(
       `gateway payload is not an Avro object container (it must start with 'Obj' 01); found ${detectWireFormat(buf)}`,
     );
   }
-  return readContainer(buf, (schemaText) => registry.writerForContainerSchema(schemaText), limits) as Reading[];
+  return readContainer(
+    buf,
+    (schemaText) => registry.writerForContainerSchema(schemaText),
+    limits,
+  ) as Reading[];
 }

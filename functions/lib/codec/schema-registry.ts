@@ -7,14 +7,14 @@
  * the CRC-64-AVRO fingerprint of its Parsing Canonical Form. Nothing here runs per record except
  * `writerAt` / `lookupConfluentId`, which are lookups.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Type, types } from 'avsc';
-import { ConfigError, IngestError, RejectedRecordError, errorMessage } from '../errors.ts';
+import { ConfigError, errorMessage, IngestError, RejectedRecordError } from '../errors.ts';
 import { type AvroReader, compileSchema } from './avro-binary.ts';
-import { type SchemaFingerprint, parsingCanonicalForm, schemaFingerprint } from './crc64-avro.ts';
+import { parsingCanonicalForm, type SchemaFingerprint, schemaFingerprint } from './crc64-avro.ts';
 import { compileJsonReader } from './json-reader.ts';
 import type { ContainerWriterBinding } from './object-container.ts';
 import { singleObjectHeader } from './single-object.ts';
@@ -129,15 +129,21 @@ export class SchemaRegistry {
       throw new ConfigError(`${READER_FILE} must define a record, not ${this.readerType.typeName}`);
     }
     const fingerprint = schemaFingerprint(this.readerType);
-    this.current = this.#entry(this.readerType, fingerprint, this.readerType as unknown as AvroReader, READER_FILE);
+    this.current = this.#entry(
+      this.readerType,
+      fingerprint,
+      this.readerType as unknown as AvroReader,
+      READER_FILE,
+    );
     this.#byFingerprint.set(fingerprint.value, this.current);
-    this.#currentLo = fingerprint.bytes.readUInt32LE(0);
-    this.#currentHi = fingerprint.bytes.readUInt32LE(4);
+    this.#currentLo = fingerprint.bytes.readInt32LE(0);
+    this.#currentHi = fingerprint.bytes.readInt32LE(4);
     this.readJson = compileJsonReader(this.readerType);
 
     const byFile = new Map<string, WriterSchema>([[READER_FILE, this.current]]);
     for (const { file, text } of sources.history) byFile.set(file, this.#registerFile(file, text));
-    if (sources.confluentIds !== undefined) this.#loadConfluentIds(sources.confluentIds, byFile, sources.readFile);
+    if (sources.confluentIds !== undefined)
+      this.#loadConfluentIds(sources.confluentIds, byFile, sources.readFile);
   }
 
   get readerFingerprint(): string {
@@ -159,7 +165,11 @@ export class SchemaRegistry {
     try {
       type = compileSchema(schema);
     } catch (error) {
-      throw new IngestError('SCHEMA_MISMATCH', `not a valid Avro schema (${source}): ${errorMessage(error)}`, { cause: error });
+      throw new IngestError(
+        'SCHEMA_MISMATCH',
+        `not a valid Avro schema (${source}): ${errorMessage(error)}`,
+        { cause: error },
+      );
     }
     return this.#add(type, source);
   }
@@ -171,12 +181,24 @@ export class SchemaRegistry {
     return this.#byFingerprint.get(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readBigUInt64LE(0));
   }
 
-  /** The writer whose fingerprint is the 8 bytes at `offset` (hot path: the current schema is two compares). */
+  /**
+   * The writer whose fingerprint is the 8 bytes at `offset` (the caller has checked they exist).
+   * Hot path: the current schema costs two int32 compares, composed by hand because
+   * Buffer#readInt32LE's argument checks cost more than the rest of the lookup.
+   */
   writerAt(buf: Buffer, offset: number): WriterSchema | undefined {
-    if (buf.readUInt32LE(offset) === this.#currentLo && buf.readUInt32LE(offset + 4) === this.#currentHi) {
-      return this.current;
-    }
-    return this.#byFingerprint.get(buf.readBigUInt64LE(offset));
+    const lo =
+      (buf[offset] as number) |
+      ((buf[offset + 1] as number) << 8) |
+      ((buf[offset + 2] as number) << 16) |
+      ((buf[offset + 3] as number) << 24);
+    const hi =
+      (buf[offset + 4] as number) |
+      ((buf[offset + 5] as number) << 8) |
+      ((buf[offset + 6] as number) << 16) |
+      ((buf[offset + 7] as number) << 24);
+    if (lo === this.#currentLo && hi === this.#currentHi) return this.current;
+    return this.#byFingerprint.get((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
   }
 
   lookupConfluentId(id: number): WriterSchema | undefined {
@@ -210,7 +232,11 @@ export class SchemaRegistry {
     try {
       type = compileSchema(schemaText);
     } catch (error) {
-      return new RejectedRecordError('AVRO_INVALID', `Avro container schema is not a valid Avro schema: ${errorMessage(error)}`, error);
+      return new RejectedRecordError(
+        'AVRO_INVALID',
+        `Avro container schema is not a valid Avro schema: ${errorMessage(error)}`,
+        error,
+      );
     }
     const fingerprint = schemaFingerprint(type);
     const known = this.#byFingerprint.get(fingerprint.value);
@@ -267,7 +293,11 @@ export class SchemaRegistry {
     });
   }
 
-  #loadConfluentIds(text: string, byFile: Map<string, WriterSchema>, readSource: (file: string) => string | undefined): void {
+  #loadConfluentIds(
+    text: string,
+    byFile: Map<string, WriterSchema>,
+    readSource: (file: string) => string | undefined,
+  ): void {
     let ids: unknown;
     try {
       ids = JSON.parse(text);
@@ -280,15 +310,20 @@ export class SchemaRegistry {
     for (const [key, file] of Object.entries(ids)) {
       const id = Number(key);
       if (!/^\d+$/.test(key) || !Number.isSafeInteger(id) || id > 0x7fffffff) {
-        throw new ConfigError(`${CONFLUENT_IDS_FILE}: "${key}" is not a schema id (a non-negative 32-bit integer)`);
+        throw new ConfigError(
+          `${CONFLUENT_IDS_FILE}: "${key}" is not a schema id (a non-negative 32-bit integer)`,
+        );
       }
       if (typeof file !== 'string') {
-        throw new ConfigError(`${CONFLUENT_IDS_FILE}: id ${key} must name a schema file, e.g. "history/telemetry-v1.avsc"`);
+        throw new ConfigError(
+          `${CONFLUENT_IDS_FILE}: id ${key} must name a schema file, e.g. "history/telemetry-v1.avsc"`,
+        );
       }
       let entry = byFile.get(file);
       if (entry === undefined) {
         const schemaText = readSource(file);
-        if (schemaText === undefined) throw new ConfigError(`${CONFLUENT_IDS_FILE}: id ${key} names ${file}, which does not exist`);
+        if (schemaText === undefined)
+          throw new ConfigError(`${CONFLUENT_IDS_FILE}: id ${key} names ${file}, which does not exist`);
         entry = this.#registerFile(file, schemaText);
         byFile.set(file, entry);
       }
@@ -316,7 +351,9 @@ function historyFiles(listing: readonly string[]): string[] {
 function confluentIdFiles(text: string | undefined): string[] {
   try {
     const ids = JSON.parse(text ?? '{}') as unknown;
-    return ids !== null && typeof ids === 'object' ? Object.values(ids).filter((v) => typeof v === 'string') : [];
+    return ids !== null && typeof ids === 'object'
+      ? Object.values(ids).filter((v) => typeof v === 'string')
+      : [];
   } catch {
     return [];
   }

@@ -10,7 +10,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Type } from 'avsc';
 import { type ErrorCode, RejectedRecordError } from '../errors.ts';
-import { type AvroReader, type BodyContext, asBuffer, compileSchema, decodeBody, encodeWithPrefix } from './avro-binary.ts';
+import {
+  type AvroReader,
+  asBuffer,
+  type BodyContext,
+  compileSchema,
+  decodeBody,
+  encodeWithPrefix,
+} from './avro-binary.ts';
 import { fingerprintHexAt, schemaFingerprint } from './crc64-avro.ts';
 
 export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
@@ -66,7 +73,10 @@ export class SingleObjectCodec<T> {
     const buf = asBuffer(bytes);
     if (buf.length < 2 || buf[0] !== 0xc3 || buf[1] !== 0x01) {
       const head = buf.subarray(0, 4).toString('hex') || 'nothing';
-      throw new RejectedRecordError('PAYLOAD_UNRECOGNISED', `not an Avro single-object ${this.#what}: it starts with ${head}, not c301`);
+      throw new RejectedRecordError(
+        'PAYLOAD_UNRECOGNISED',
+        `not an Avro single-object ${this.#what}: it starts with ${head}, not c301`,
+      );
     }
     if (buf.length < SINGLE_OBJECT_HEADER_LENGTH) {
       throw new RejectedRecordError(
@@ -80,7 +90,12 @@ export class SingleObjectCodec<T> {
         `not an ${this.#what}: writer schema fingerprint ${fingerprintHexAt(buf, 2)}, expected ${compiled.fingerprint} (${this.#schemaPath})`,
       );
     }
-    return decodeBody(compiled.type as unknown as AvroReader, buf, SINGLE_OBJECT_HEADER_LENGTH, compiled) as T;
+    return decodeBody(
+      compiled.type as unknown as AvroReader,
+      buf,
+      SINGLE_OBJECT_HEADER_LENGTH,
+      compiled,
+    ) as T;
   }
 
   #get(): Compiled {

@@ -1,4 +1,10 @@
-import type { KinesisStreamEvent, KinesisStreamRecord, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
+import type {
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+  MSKEvent,
+  MSKRecord,
+  SelfManagedKafkaEvent,
+} from 'aws-lambda';
 
 /**
  * Builds the events Lambda event source mappings would deliver, so the local runner invokes the
@@ -13,7 +19,11 @@ export interface KinesisIn {
   arrivedAt: number;
 }
 
-export function kinesisEvent(records: readonly KinesisIn[], region = 'us-east-1', account = '000000000000'): KinesisStreamEvent {
+export function kinesisEvent(
+  records: readonly KinesisIn[],
+  region = 'us-east-1',
+  account = '000000000000',
+): KinesisStreamEvent {
   const Records: KinesisStreamRecord[] = records.map((r) => ({
     kinesis: {
       kinesisSchemaVersion: '1.0',
@@ -53,7 +63,8 @@ export function kafkaEvent(
     const headers: Record<string, number[]>[] = [];
     for (const [name, value] of Object.entries(r.headers ?? {})) {
       if (value === undefined) continue;
-      for (const one of Array.isArray(value) ? value : [value]) headers.push({ [name]: [...Buffer.from(one)] });
+      for (const one of Array.isArray(value) ? value : [value])
+        headers.push({ [name]: [...Buffer.from(one)] });
     }
     const group = `${r.topic}-${r.partition}`;
     (grouped[group] ??= []).push({
@@ -71,7 +82,8 @@ export function kafkaEvent(
   if (source === 'msk') {
     return {
       eventSource: 'aws:kafka',
-      eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/iot-ingest-local/00000000-0000-0000-0000-000000000000-1',
+      eventSourceArn:
+        'arn:aws:kafka:us-east-1:000000000000:cluster/iot-ingest-local/00000000-0000-0000-0000-000000000000-1',
       bootstrapServers: bootstrap,
       records: grouped,
     };

@@ -11,7 +11,8 @@ import type { SourceRecord, StreamEvent } from './types.ts';
  */
 export function sourceRecords(event: StreamEvent): SourceRecord[] {
   if ('Records' in event) return kinesisRecords(event);
-  if (event.eventSource === 'aws:kafka' || event.eventSource === 'SelfManagedKafka') return kafkaRecords(event);
+  if (event.eventSource === 'aws:kafka' || event.eventSource === 'SelfManagedKafka')
+    return kafkaRecords(event);
   throw new TypeError('Unsupported event: expected a Kinesis, MSK or self-managed Kafka event');
 }
 

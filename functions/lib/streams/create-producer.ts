@@ -11,6 +11,10 @@ export async function createProducer(config: PipelineConfig): Promise<StreamProd
   const { createKinesisClient } = await import('./kinesis-client.ts');
   const { KinesisStreamProducer } = await import('./kinesis-producer.ts');
   return new KinesisStreamProducer(
-    createKinesisClient({ endpoint: config.kinesis.endpoint, region: config.kinesis.region, local: config.kinesis.local }),
+    createKinesisClient({
+      endpoint: config.kinesis.endpoint,
+      region: config.kinesis.region,
+      local: config.kinesis.local,
+    }),
   );
 }

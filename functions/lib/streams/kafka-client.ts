@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import type { PipelineConfig } from '../config.ts';
 
 /** One kafkajs client per process, configured from the pipeline config (TLS and SASL included). */

@@ -37,10 +37,14 @@ export class KafkaStreamProducer implements StreamProducer {
     try {
       await this.#producer.send({ topic: stream, messages, acks: -1, compression: this.#compression });
     } catch (error) {
-      throw new IngestError('STREAM_WRITE_FAILED', `Kafka produce to ${stream} failed: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
+      throw new IngestError(
+        'STREAM_WRITE_FAILED',
+        `Kafka produce to ${stream} failed: ${(error as Error).message}`,
+        {
+          retryable: true,
+          cause: error,
+        },
+      );
     }
   }
 

@@ -51,7 +51,9 @@ export class KinesisStreamProducer implements StreamProducer {
     let lastError = '';
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       try {
-        const result = await this.#client.send(new PutRecordsCommand({ StreamName: stream, Records: pending }));
+        const result = await this.#client.send(
+          new PutRecordsCommand({ StreamName: stream, Records: pending }),
+        );
         if (!result.FailedRecordCount) return;
         const failed: PutRecordsRequestEntry[] = [];
         result.Records?.forEach((entry, i) => {
@@ -64,9 +66,13 @@ export class KinesisStreamProducer implements StreamProducer {
       } catch (error) {
         lastError = (error as Error).message;
         if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-          throw new IngestError('STREAM_WRITE_FAILED', `Kinesis stream "${stream}" does not exist: create it first.`, {
-            cause: error,
-          });
+          throw new IngestError(
+            'STREAM_WRITE_FAILED',
+            `Kinesis stream "${stream}" does not exist: create it first.`,
+            {
+              cause: error,
+            },
+          );
         }
       }
       await sleep(Math.min(this.#baseBackoffMs * 2 ** (attempt - 1), 2_000) * (0.5 + Math.random() / 2));

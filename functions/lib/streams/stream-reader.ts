@@ -1,4 +1,9 @@
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
 import type { Kafka } from 'kafkajs';
 import { isEnvelope, unwrapEnvelope } from '../codec/envelope.ts';
 import type { StreamName } from './types.ts';
@@ -17,7 +22,11 @@ export interface StoredRecord {
  * Reads a whole stream from the beginning up to its current end, without joining a consumer
  * group or moving any checkpoint. For inspection (`iot-ingest dlq`) and tests, not the hot path.
  */
-export async function readKafkaStream(kafka: Kafka, topic: StreamName, limit = 100_000): Promise<StoredRecord[]> {
+export async function readKafkaStream(
+  kafka: Kafka,
+  topic: StreamName,
+  limit = 100_000,
+): Promise<StoredRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
@@ -25,7 +34,10 @@ export async function readKafkaStream(kafka: Kafka, topic: StreamName, limit = 1
   const remaining = new Map(ends.filter((p) => p.high !== p.low).map((p) => [p.partition, BigInt(p.high)]));
   const out: StoredRecord[] = [];
   if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `iot-ingest-reader-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: `iot-ingest-reader-${process.pid}-${Date.now()}`,
+    maxWaitTimeInMs: 100,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
@@ -55,12 +67,22 @@ export async function readKafkaStream(kafka: Kafka, topic: StreamName, limit = 1
   return out;
 }
 
-export async function readKinesisStream(client: KinesisClient, stream: StreamName, limit = 100_000): Promise<StoredRecord[]> {
+export async function readKinesisStream(
+  client: KinesisClient,
+  stream: StreamName,
+  limit = 100_000,
+): Promise<StoredRecord[]> {
   const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: stream }));
   const out: StoredRecord[] = [];
   for (const shard of Shards) {
     let iterator = (
-      await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))
+      await client.send(
+        new GetShardIteratorCommand({
+          StreamName: stream,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
     ).ShardIterator;
     while (iterator && out.length < limit) {
       const result = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1_000 }));

@@ -36,7 +36,12 @@ const SPEC_VECTORS: ReadonlyArray<{ id: string; input: string; canonical: string
   { id: '015', input: '{"type":"string"}', canonical: '"string"' },
   { id: '016', input: '[  ]', canonical: '[]', fingerprint: -1241056759729112623n },
   { id: '017', input: '[ "int"  ]', canonical: '["int"]', fingerprint: -5232228896498058493n },
-  { id: '018', input: '[ "int" , {"type":"boolean"} ]', canonical: '["int","boolean"]', fingerprint: 5392556393470105090n },
+  {
+    id: '018',
+    input: '[ "int" , {"type":"boolean"} ]',
+    canonical: '["int","boolean"]',
+    fingerprint: 5392556393470105090n,
+  },
   {
     id: '019',
     input: '{"fields":[], "type":"record", "name":"foo"}',
@@ -85,7 +90,8 @@ const SPEC_VECTORS: ReadonlyArray<{ id: string; input: string; canonical: string
       '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":"true"},\n' +
       '            {"order":"descending","name":"f2","doc":"Hello","type":"int"}],\n' +
       '  "type":"record", "name":"foo"\n}',
-    canonical: '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},{"name":"f2","type":"int"}]}',
+    canonical:
+      '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},{"name":"f2","type":"int"}]}',
     fingerprint: -4860222112080293046n,
   },
   {
@@ -126,8 +132,10 @@ const SPEC_VECTORS: ReadonlyArray<{ id: string; input: string; canonical: string
   },
   {
     id: '033',
-    input: '{"name":"PigValue","type":"record",\n   "fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
-    canonical: '{"name":"PigValue","type":"record","fields":[{"name":"value","type":["null","int","long","PigValue"]}]}',
+    input:
+      '{"name":"PigValue","type":"record",\n   "fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
+    canonical:
+      '{"name":"PigValue","type":"record","fields":[{"name":"value","type":["null","int","long","PigValue"]}]}',
     fingerprint: -1759257747318642341n,
   },
 ];
@@ -205,7 +213,10 @@ const PYTHON_VECTORS: ReadonlyArray<[schema: unknown, hex: string]> = [
       name: 'HandshakeResponse',
       namespace: 'org.apache.avro.ipc',
       fields: [
-        { name: 'match', type: { type: 'enum', name: 'HandshakeMatch', symbols: ['BOTH', 'CLIENT', 'NONE'] } },
+        {
+          name: 'match',
+          type: { type: 'enum', name: 'HandshakeMatch', symbols: ['BOTH', 'CLIENT', 'NONE'] },
+        },
         { name: 'serverProtocol', type: ['null', 'string'] },
         { name: 'serverHash', type: ['null', { name: 'MD5', size: 16, type: 'fixed' }] },
         { name: 'meta', type: ['null', { type: 'map', values: 'bytes' }] },
@@ -230,7 +241,10 @@ const PYTHON_VECTORS: ReadonlyArray<[schema: unknown, hex: string]> = [
         { name: 'arrayField', type: { type: 'array', items: 'double' } },
         {
           name: 'mapField',
-          type: { type: 'map', values: { name: 'Foo', type: 'record', fields: [{ name: 'label', type: 'string' }] } },
+          type: {
+            type: 'map',
+            values: { name: 'Foo', type: 'record', fields: [{ name: 'label', type: 'string' }] },
+          },
         },
         { name: 'unionField', type: ['boolean', 'double', { type: 'array', items: 'bytes' }] },
         { name: 'enumField', type: { type: 'enum', name: 'Kind', symbols: ['A', 'B', 'C'] } },
@@ -267,7 +281,12 @@ const PYTHON_VECTORS: ReadonlyArray<[schema: unknown, hex: string]> = [
     '8d961b4e298a1844',
   ],
   [
-    { type: 'record', name: 'TestDoc', doc: 'Doc string', fields: [{ name: 'name', type: 'string', doc: 'Doc String' }] },
+    {
+      type: 'record',
+      name: 'TestDoc',
+      doc: 'Doc string',
+      fields: [{ name: 'name', type: 'string', doc: 'Doc String' }],
+    },
     '0e6660f02bcdc109',
   ],
 ];

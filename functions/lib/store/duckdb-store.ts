@@ -1,0 +1,486 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  DOUBLE,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  type DuckDBDecimalValue,
+  DuckDBInstance,
+  type DuckDBMapType,
+  type DuckDBMapValue,
+  type DuckDBPreparedStatement,
+  type DuckDBTimestampMillisecondsValue,
+  type DuckDBTimestampNanosecondsValue,
+  type DuckDBTimestampSecondsValue,
+  type DuckDBTimestampValue,
+  DuckDBTypeId,
+  type DuckDBValueConverter,
+  type DuckDBVector,
+  type Json,
+  JsonDuckDBValueConverter,
+  StatementType,
+  VARCHAR,
+} from '@duckdb/node-api';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { Alert } from '../codec/alert-codec.ts';
+import { errorMessage, IngestError } from '../errors.ts';
+import {
+  DEFAULT_MAX_ROWS,
+  type QueryOptions,
+  type QueryResult,
+  type QueryValue,
+  type SqlQueryable,
+  type StoredReading,
+  type TelemetryStore,
+  type WriteResult,
+} from './types.ts';
+
+export const READINGS_DDL = `CREATE TABLE IF NOT EXISTS readings (
+  device_id   VARCHAR   NOT NULL,
+  ts          TIMESTAMP NOT NULL, -- device time, UTC, ms precision
+  seq         BIGINT    NOT NULL,
+  temperature DOUBLE,
+  humidity    DOUBLE,
+  pressure    DOUBLE,
+  vibration   DOUBLE,
+  battery     DOUBLE,
+  tags        MAP(VARCHAR, VARCHAR),
+  received_at TIMESTAMP,          -- bridge receive time, UTC
+  written_at  TIMESTAMP NOT NULL  -- store write time, UTC
+)`;
+
+/** One row per incident, holding its latest state (see ALERTS_UPSERT). */
+export const ALERTS_DDL = `CREATE TABLE IF NOT EXISTS alerts (
+  id         VARCHAR   PRIMARY KEY,
+  dedup_key  VARCHAR   NOT NULL,
+  device_id  VARCHAR   NOT NULL,
+  metric     VARCHAR   NOT NULL,
+  rule       VARCHAR   NOT NULL,
+  status     VARCHAR   NOT NULL CHECK (status IN ('open', 'resolved')),
+  severity   VARCHAR   NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+  value      DOUBLE,
+  score      DOUBLE,
+  ts         TIMESTAMP NOT NULL,
+  opened_at  TIMESTAMP NOT NULL,
+  repeats    INTEGER   NOT NULL,
+  message    VARCHAR   NOT NULL,
+  written_at TIMESTAMP NOT NULL
+)`;
+
+// Batches are appended to a connection-local temp table, then moved with one INSERT ... SELECT that
+// drops duplicates. Measured against a PRIMARY KEY with INSERT OR IGNORE / ON CONFLICT DO NOTHING,
+// this stays fast as the table grows: the anti join only reads row groups whose ts range overlaps
+// the batch (zone maps), while the key index costs more per batch with every row stored.
+// Times travel as DOUBLE ms (exact below 2^53) so no BigInt is made per value; tags travel as JSON.
+const READINGS_STAGING_DDL = `CREATE OR REPLACE TEMP TABLE readings_staging (
+  device_id VARCHAR, ts_ms DOUBLE, seq DOUBLE, temperature DOUBLE, humidity DOUBLE, pressure DOUBLE,
+  vibration DOUBLE, battery DOUBLE, tags_json VARCHAR, received_ms DOUBLE)`;
+const STAGING_TYPES = [VARCHAR, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR, DOUBLE];
+
+// $1 written_at, $2 and $3 the batch's lowest and highest device ts (ms). DISTINCT ON drops repeats
+// within the batch (redeliveries carry the same values, so which copy wins does not matter); the
+// anti join drops readings already stored.
+const READINGS_INSERT = `INSERT INTO readings
+SELECT s.device_id, s.ts, s.seq, s.temperature, s.humidity, s.pressure, s.vibration, s.battery, s.tags,
+       s.received_at, epoch_ms($1::BIGINT)
+FROM (
+  SELECT DISTINCT ON (device_id, ts, seq)
+         device_id, epoch_ms(ts_ms::BIGINT) AS ts, seq::BIGINT AS seq, temperature, humidity, pressure,
+         vibration, battery, tags_json::JSON::MAP(VARCHAR, VARCHAR) AS tags,
+         epoch_ms(received_ms::BIGINT) AS received_at
+  FROM readings_staging
+) s
+ANTI JOIN (
+  SELECT device_id, ts, seq FROM readings WHERE ts BETWEEN epoch_ms($2::BIGINT) AND epoch_ms($3::BIGINT)
+) r USING (device_id, ts, seq)`;
+
+const ALERTS_STAGING_DDL = `CREATE OR REPLACE TEMP TABLE alerts_staging (
+  id VARCHAR, dedup_key VARCHAR, device_id VARCHAR, metric VARCHAR, rule VARCHAR, status VARCHAR,
+  severity VARCHAR, value DOUBLE, score DOUBLE, ts_ms DOUBLE, opened_ms DOUBLE, repeats INTEGER, message VARCHAR)`;
+
+// Alert events arrive at least once and possibly out of order, so a row only moves forward:
+// open -> resolved, or a later event of the still open incident (more repeats, later ts).
+const ALERTS_UPSERT = `INSERT INTO alerts
+SELECT id, dedup_key, device_id, metric, rule, status, severity, value, score, epoch_ms(ts_ms::BIGINT),
+       epoch_ms(opened_ms::BIGINT), repeats, message, epoch_ms($1::BIGINT)
+FROM alerts_staging
+QUALIFY row_number() OVER (PARTITION BY id ORDER BY status = 'resolved' DESC, repeats DESC, ts_ms DESC) = 1
+ON CONFLICT (id) DO UPDATE SET
+  status = excluded.status, severity = excluded.severity, value = excluded.value, score = excluded.score,
+  ts = excluded.ts, repeats = excluded.repeats, message = excluded.message, written_at = excluded.written_at
+WHERE alerts.status = 'open' AND (excluded.status = 'resolved' OR excluded.repeats > alerts.repeats
+  OR (excluded.repeats = alerts.repeats AND excluded.ts > alerts.ts))`;
+
+/** Rows per appended data chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * The embedded store: one DuckDB file, written through one connection (DuckDB has one writer per
+ * file), with writes queued one at a time. Queries run on their own short-lived connections and see
+ * committed data while writes go on.
+ */
+export class DuckDbStore implements TelemetryStore, SqlQueryable {
+  readonly kind = 'duckdb';
+  readonly path: string;
+  private readonly instance: DuckDBInstance;
+  private readonly writer: DuckDBConnection;
+  private readonly readingsAppender: DuckDBAppender;
+  private readonly readingsInsert: DuckDBPreparedStatement;
+  private readonly alertsAppender: DuckDBAppender;
+  private readonly alertsUpsert: DuckDBPreparedStatement;
+  private readonly chunk = DuckDBDataChunk.create(STAGING_TYPES);
+  private readonly serial: LimitFunction = pLimit(1);
+  private closed = false;
+
+  private constructor(
+    path: string,
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    statements: {
+      readingsAppender: DuckDBAppender;
+      readingsInsert: DuckDBPreparedStatement;
+      alertsAppender: DuckDBAppender;
+      alertsUpsert: DuckDBPreparedStatement;
+    },
+  ) {
+    this.path = path;
+    this.instance = instance;
+    this.writer = writer;
+    this.readingsAppender = statements.readingsAppender;
+    this.readingsInsert = statements.readingsInsert;
+    this.alertsAppender = statements.alertsAppender;
+    this.alertsUpsert = statements.alertsUpsert;
+  }
+
+  /** Opens (creating it and its parent directories if needed) the DuckDB file at `path`; `:memory:` works too. */
+  static async open(path: string): Promise<DuckDbStore> {
+    let instance: DuckDBInstance | undefined;
+    try {
+      if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+      instance = await DuckDBInstance.create(path);
+      const writer = await instance.connect();
+      for (const ddl of [READINGS_DDL, ALERTS_DDL, READINGS_STAGING_DDL, ALERTS_STAGING_DDL])
+        await writer.run(ddl);
+      return new DuckDbStore(path, instance, writer, {
+        readingsAppender: await writer.createAppender('readings_staging', 'main', 'temp'),
+        readingsInsert: await writer.prepare(READINGS_INSERT),
+        alertsAppender: await writer.createAppender('alerts_staging', 'main', 'temp'),
+        alertsUpsert: await writer.prepare(ALERTS_UPSERT),
+      });
+    } catch (cause) {
+      instance?.closeSync();
+      const message = errorMessage(cause);
+      const hint = message.includes('lock')
+        ? ' Another process holds it: stop it, or give this one its own data directory.'
+        : '';
+      throw new IngestError('STORE_WRITE_FAILED', `Cannot open the DuckDB store ${path}: ${message}${hint}`, {
+        cause,
+      });
+    }
+  }
+
+  writeReadings(readings: readonly StoredReading[]): Promise<WriteResult> {
+    return this.serial(this.appendReadings, readings);
+  }
+
+  /** Upserts alert events into `alerts`; `duplicates` counts events that did not move an incident forward. */
+  writeAlerts(alerts: readonly Alert[]): Promise<WriteResult> {
+    return this.serial(this.appendAlerts, alerts);
+  }
+
+  async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    if (this.closed) throw new IngestError('QUERY_FAILED', `The DuckDB store ${this.path} is closed.`);
+    const connection = await this.instance.connect();
+    try {
+      return await runReadQuery(connection, sql, options);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Waits for queued writes, checkpoints (so readers need no WAL replay) and releases the file. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      try {
+        this.readingsAppender.closeSync();
+        this.alertsAppender.closeSync();
+        this.readingsInsert.destroySync();
+        this.alertsUpsert.destroySync();
+        if (this.path !== ':memory:') await this.writer.run('CHECKPOINT');
+      } finally {
+        this.writer.closeSync();
+        this.instance.closeSync();
+      }
+    });
+  }
+
+  private readonly appendReadings = async (readings: readonly StoredReading[]): Promise<WriteResult> => {
+    this.assertOpen(readings.length);
+    if (readings.length === 0) return { written: 0, duplicates: 0 };
+    try {
+      await this.writer.run('TRUNCATE readings_staging');
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      for (let offset = 0; offset < readings.length; offset += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, readings.length - offset);
+        const chunk = this.chunk;
+        chunk.reset();
+        chunk.rowCount = rows;
+        const vectors = stagingVectors(chunk);
+        const [device, ts, seq, temperature, humidity, pressure, vibration, battery, tags, received] =
+          vectors;
+        for (let i = 0; i < rows; i++) {
+          const r = readings[offset + i]!;
+          if (r.ts < lo) lo = r.ts;
+          if (r.ts > hi) hi = r.ts;
+          device.setItem(i, r.deviceId);
+          ts.setItem(i, r.ts);
+          seq.setItem(i, r.seq);
+          temperature.setItem(i, r.temperature);
+          humidity.setItem(i, r.humidity);
+          pressure.setItem(i, r.pressure);
+          vibration.setItem(i, r.vibration);
+          battery.setItem(i, r.battery);
+          tags.setItem(i, r.tags === null ? null : JSON.stringify(r.tags));
+          received.setItem(i, r.receivedAt ?? null);
+        }
+        for (const vector of vectors) vector.flush();
+        this.readingsAppender.appendDataChunk(chunk);
+      }
+      this.readingsAppender.flushSync();
+      const insert = this.readingsInsert;
+      insert.bindDouble(1, Date.now());
+      insert.bindDouble(2, lo);
+      insert.bindDouble(3, hi);
+      const written = (await insert.run()).rowsChanged;
+      return { written, duplicates: readings.length - written };
+    } catch (cause) {
+      this.readingsAppender.clear();
+      throw writeFailed(`${readings.length} readings`, this.path, cause);
+    }
+  };
+
+  private readonly appendAlerts = async (alerts: readonly Alert[]): Promise<WriteResult> => {
+    this.assertOpen(alerts.length);
+    if (alerts.length === 0) return { written: 0, duplicates: 0 };
+    const appender = this.alertsAppender;
+    try {
+      await this.writer.run('TRUNCATE alerts_staging');
+      // Alerts are few (one per incident change), so the simple row-at-a-time appender is enough.
+      for (const a of alerts) {
+        appender.appendVarchar(a.id);
+        appender.appendVarchar(a.dedupKey);
+        appender.appendVarchar(a.deviceId);
+        appender.appendVarchar(a.metric);
+        appender.appendVarchar(a.rule);
+        appender.appendVarchar(a.status);
+        appender.appendVarchar(a.severity);
+        appendNullableDouble(appender, a.value);
+        appendNullableDouble(appender, a.score);
+        appender.appendDouble(a.ts);
+        appender.appendDouble(a.openedAt);
+        appender.appendInteger(a.repeats);
+        appender.appendVarchar(a.message);
+        appender.endRow();
+      }
+      appender.flushSync();
+      this.alertsUpsert.bindDouble(1, Date.now());
+      const written = (await this.alertsUpsert.run()).rowsChanged;
+      return { written, duplicates: alerts.length - written };
+    } catch (cause) {
+      appender.clear();
+      throw writeFailed(`${alerts.length} alerts`, this.path, cause);
+    }
+  };
+
+  private assertOpen(count: number): void {
+    if (this.closed) {
+      throw new IngestError(
+        'STORE_WRITE_FAILED',
+        `Cannot write ${count} records: the DuckDB store ${this.path} is closed.`,
+      );
+    }
+  }
+}
+
+type StagingVectors = [
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+  DuckDBVector,
+];
+
+function stagingVectors(chunk: DuckDBDataChunk): StagingVectors {
+  const vectors: DuckDBVector[] = [];
+  for (let c = 0; c < STAGING_TYPES.length; c++) vectors.push(chunk.getColumnVector(c));
+  return vectors as StagingVectors;
+}
+
+function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
+  if (value === null) appender.appendNull();
+  else appender.appendDouble(value);
+}
+
+function writeFailed(what: string, path: string, cause: unknown): IngestError {
+  return new IngestError(
+    'STORE_WRITE_FAILED',
+    `Writing ${what} to DuckDB (${path}) failed: ${errorMessage(cause)}`,
+    {
+      retryable: true,
+      cause,
+    },
+  );
+}
+
+/** Opens a DuckDB file read-only, for querying while no process holds it for writing. */
+export async function openDuckDbReader(path: string): Promise<SqlQueryable & { close(): Promise<void> }> {
+  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+  return {
+    async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+      const connection = await instance.connect();
+      try {
+        return await runReadQuery(connection, sql, options);
+      } finally {
+        connection.closeSync();
+      }
+    },
+    async close(): Promise<void> {
+      instance.closeSync();
+    },
+  };
+}
+
+const EMPTY_QUERY = 'The query is empty: there is no SQL statement in it.';
+const READ_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
+
+/**
+ * Runs one read-only statement and returns at most `maxRows` rows in JSON-safe form. Errors carry
+ * DuckDB's own message (`Parser Error: ...`, `Catalog Error: ...`) as `QUERY_FAILED`.
+ */
+export async function runReadQuery(
+  connection: DuckDBConnection,
+  sql: string,
+  options: QueryOptions = {},
+): Promise<QueryResult> {
+  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+  const interrupt = () => connection.interrupt();
+  options.signal?.addEventListener('abort', interrupt, { once: true });
+  let prepared: DuckDBPreparedStatement | undefined;
+  try {
+    const statements = await connection.extractStatements(sql).catch((cause: unknown) => {
+      // SQL with no statement at all (blank, only comments) fails without a message of its own, and
+      // parser errors come wrapped: show DuckDB's own words.
+      const message = errorMessage(cause);
+      throw new IngestError(
+        'QUERY_FAILED',
+        message === 'Error in native callback'
+          ? EMPTY_QUERY
+          : message.replace(/^Failed to extract statements: /, ''),
+        { cause },
+      );
+    });
+    if (statements.count !== 1) {
+      throw new IngestError(
+        'QUERY_FAILED',
+        statements.count === 0 ? EMPTY_QUERY : `Run one statement at a time (got ${statements.count}).`,
+      );
+    }
+    prepared = await statements.prepare(0);
+    if (!READ_STATEMENTS.has(prepared.statementType)) {
+      throw new IngestError(
+        'QUERY_FAILED',
+        `Only SELECT and EXPLAIN statements can run here (got ${StatementType[prepared.statementType]}).`,
+      );
+    }
+    const reader = await prepared.streamAndReadUntil(maxRows + 1);
+    const rows = reader.convertRows(toQueryValue) as QueryValue[][];
+    return {
+      columns: reader.columnNames(),
+      types: reader.columnTypes().map((type) => type.toString()),
+      rows: rows.length > maxRows ? rows.slice(0, maxRows) : rows,
+      truncated: reader.currentRowCount > maxRows,
+    };
+  } catch (cause) {
+    if (cause instanceof IngestError) throw cause;
+    throw new IngestError('QUERY_FAILED', errorMessage(cause), { cause });
+  } finally {
+    options.signal?.removeEventListener('abort', interrupt);
+    prepared?.destroySync();
+  }
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** JS Dates end at ±8.64e15 ms; DuckDB timestamps reach further (and include ±infinity). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * DuckDB values to JSON-safe ones, the same over HTTP and from the file: integers as numbers while
+ * exact (else decimal strings), timestamps as ISO 8601 UTC (ms), string-keyed maps as objects.
+ * Everything else follows the library's JSON converter.
+ */
+export const toQueryValue: DuckDBValueConverter<QueryValue> = (value, type, converter) => {
+  if (value === null) return null;
+  switch (type.typeId) {
+    case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.UBIGINT:
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UHUGEINT: {
+      const n = value as bigint;
+      return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n.toString();
+    }
+    case DuckDBTypeId.DECIMAL: {
+      const decimal = value as DuckDBDecimalValue;
+      return decimal.width <= 15 ? decimal.toDouble() : decimal.toString();
+    }
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_TZ:
+      return isoTimestamp(value as DuckDBTimestampValue, (value as DuckDBTimestampValue).micros, 1000);
+    case DuckDBTypeId.TIMESTAMP_MS: {
+      const timestamp = value as DuckDBTimestampMillisecondsValue;
+      return isoTimestamp(timestamp, timestamp.millis, 1);
+    }
+    case DuckDBTypeId.TIMESTAMP_S: {
+      const timestamp = value as DuckDBTimestampSecondsValue;
+      return isoTimestamp(timestamp, timestamp.seconds, 1 / 1000);
+    }
+    case DuckDBTypeId.TIMESTAMP_NS: {
+      const timestamp = value as DuckDBTimestampNanosecondsValue;
+      return isoTimestamp(timestamp, timestamp.nanos, 1_000_000);
+    }
+    case DuckDBTypeId.MAP: {
+      const map = value as DuckDBMapValue;
+      const mapType = type as DuckDBMapType;
+      if (mapType.keyType.typeId !== DuckDBTypeId.VARCHAR) break;
+      const object: { [key: string]: QueryValue } = {};
+      for (const entry of map.entries)
+        object[entry.key as string] = converter(entry.value, mapType.valueType, converter);
+      return object;
+    }
+  }
+  // Nested values (list items, struct fields) come back through `converter`, i.e. through this function.
+  return JsonDuckDBValueConverter(
+    value,
+    type,
+    converter as unknown as DuckDBValueConverter<Json>,
+  ) as QueryValue;
+};
+
+function isoTimestamp(
+  value: { isFinite: boolean; toString(): string },
+  units: bigint,
+  unitsPerMs: number,
+): string {
+  if (!value.isFinite) return value.toString();
+  const ms = Math.floor(Number(units) / unitsPerMs);
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : value.toString();
+}

@@ -1,0 +1,334 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Alert } from '../../../../functions/lib/codec/alert-codec.ts';
+import { IngestError } from '../../../../functions/lib/errors.ts';
+import { DuckDbStore } from '../../../../functions/lib/store/duckdb-store.ts';
+import type { StoredReading } from '../../../../functions/lib/store/types.ts';
+import { aReading } from '../../../support/readings.ts';
+import { describeTelemetryStoreContract } from './telemetry-store.contract.ts';
+
+const T0 = Date.UTC(2024, 5, 10, 8, 0, 0, 123);
+
+/** Every stored reading, in key order, in the shape it was written. */
+async function readBack(store: DuckDbStore): Promise<StoredReading[]> {
+  const result = await store.query(
+    `SELECT device_id, epoch_ms(ts), seq, temperature, humidity, pressure, vibration, battery, tags,
+            epoch_ms(received_at)
+     FROM readings ORDER BY device_id, ts, seq`,
+  );
+  return result.rows.map(
+    ([deviceId, ts, seq, temperature, humidity, pressure, vibration, battery, tags, receivedAt]) => ({
+      deviceId: deviceId as string,
+      ts: ts as number,
+      seq: seq as number,
+      temperature: temperature as number | null,
+      humidity: humidity as number | null,
+      pressure: pressure as number | null,
+      vibration: vibration as number | null,
+      battery: battery as number | null,
+      tags: tags as Record<string, string> | null,
+      ...(receivedAt === null ? {} : { receivedAt: receivedAt as number }),
+    }),
+  );
+}
+
+let contractDir: string | undefined;
+describeTelemetryStoreContract('DuckDbStore', {
+  async open() {
+    contractDir = await mkdtemp(join(tmpdir(), 'duckdb-store-'));
+    return DuckDbStore.open(join(contractDir, 'store.duckdb'));
+  },
+  readBack,
+  async cleanUp() {
+    if (contractDir) await rm(contractDir, { recursive: true, force: true });
+  },
+});
+
+function anAlert(overrides: Partial<Alert> = {}): Alert {
+  return {
+    id: 'inc-1',
+    dedupKey: 'dev-1/temperature/threshold-high',
+    deviceId: 'dev-1',
+    metric: 'temperature',
+    rule: 'threshold-high',
+    status: 'open',
+    severity: 'critical',
+    value: 81.5,
+    score: 1.5,
+    ts: T0,
+    openedAt: T0,
+    repeats: 0,
+    message: 'temperature 81.5 is above 80',
+    ...overrides,
+  };
+}
+
+describe('DuckDbStore', () => {
+  let dir: string;
+  let path: string;
+  let store: DuckDbStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'duckdb-store-'));
+    path = join(dir, 'nested', 'deeper', 'iot-ingest.duckdb');
+    store = await DuckDbStore.open(path);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates the readings table with one column per metric', async () => {
+    // Act
+    const described = await store.query('DESCRIBE readings');
+
+    // Assess
+    expect(described.rows.map(([name, type, nullable]) => [name, type, nullable])).toEqual([
+      ['device_id', 'VARCHAR', 'NO'],
+      ['ts', 'TIMESTAMP', 'NO'],
+      ['seq', 'BIGINT', 'NO'],
+      ['temperature', 'DOUBLE', 'YES'],
+      ['humidity', 'DOUBLE', 'YES'],
+      ['pressure', 'DOUBLE', 'YES'],
+      ['vibration', 'DOUBLE', 'YES'],
+      ['battery', 'DOUBLE', 'YES'],
+      ['tags', 'MAP(VARCHAR, VARCHAR)', 'YES'],
+      ['received_at', 'TIMESTAMP', 'YES'],
+      ['written_at', 'TIMESTAMP', 'NO'],
+    ]);
+  });
+
+  it('stores device time with millisecond precision and stamps receive and write times', async () => {
+    // Prepare
+    const before = Date.now();
+
+    // Act
+    await store.writeReadings([{ ...aReading({ ts: T0, seq: 1 }), receivedAt: T0 + 250 }]);
+
+    // Assess
+    const { rows, types } = await store.query('SELECT ts, received_at, written_at FROM readings');
+    expect(types).toEqual(['TIMESTAMP', 'TIMESTAMP', 'TIMESTAMP']);
+    expect(rows[0]?.slice(0, 2)).toEqual(['2024-06-10T08:00:00.123Z', '2024-06-10T08:00:00.373Z']);
+    const writtenAt = Date.parse(rows[0]?.[2] as string);
+    expect(writtenAt).toBeGreaterThanOrEqual(before);
+    expect(writtenAt).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('round-trips a batch spanning several data chunks exactly', async () => {
+    // Prepare: 5000 rows (DuckDB chunks hold 2048), nulls and tags in varying places
+    const readings: StoredReading[] = Array.from({ length: 5000 }, (_, i) => ({
+      ...aReading({
+        deviceId: `dev-${i % 7}`,
+        ts: T0 + i,
+        seq: i,
+        temperature: i % 3 === 0 ? null : i / 8,
+        humidity: i % 5 === 0 ? null : 100 - i / 100,
+        battery: i % 11 === 0 ? null : i % 100,
+        tags: i % 4 === 0 ? { n: String(i) } : null,
+      }),
+      ...(i % 2 === 0 ? { receivedAt: T0 + i + 5 } : {}),
+    }));
+
+    // Act
+    const result = await store.writeReadings(readings);
+
+    // Assess
+    expect(result).toEqual({ written: 5000, duplicates: 0 });
+    const byKey = (a: StoredReading, b: StoredReading) => a.deviceId.localeCompare(b.deviceId) || a.ts - b.ts;
+    expect(await readBack(store)).toEqual([...readings].sort(byKey));
+  });
+
+  it('keeps data across a restart and still drops redeliveries after it', async () => {
+    // Prepare
+    const readings = [aReading({ ts: T0, seq: 1 }), aReading({ ts: T0 + 1000, seq: 2 })];
+    await store.writeReadings(readings);
+    await store.close();
+    store = await DuckDbStore.open(path);
+
+    // Act
+    const result = await store.writeReadings(readings);
+
+    // Assess
+    expect(result).toEqual({ written: 0, duplicates: 2 });
+    expect(await readBack(store)).toHaveLength(2);
+  });
+
+  it('fails a write with a retryable STORE_WRITE_FAILED that keeps the cause, and recovers', async () => {
+    // Prepare: a timestamp DuckDB cannot store
+    const bad = [aReading({ ts: T0, seq: 1 }), aReading({ ts: Number.NaN, seq: 2 })];
+
+    // Act
+    const failure = await store.writeReadings(bad).catch((error: unknown) => error);
+    const next = await store.writeReadings([aReading({ ts: T0 + 5, seq: 3 })]);
+
+    // Assess
+    expect(failure).toBeInstanceOf(IngestError);
+    expect(failure).toMatchObject({ code: 'STORE_WRITE_FAILED', retryable: true });
+    expect((failure as IngestError).cause).toBeInstanceOf(Error);
+    expect(next).toEqual({ written: 1, duplicates: 0 });
+    expect((await readBack(store)).map((r) => r.seq)).toEqual([3]);
+  });
+
+  it('refuses to open a path it cannot use', async () => {
+    // Act
+    const opening = DuckDbStore.open(dir); // a directory, not a file
+
+    // Assess
+    await expect(opening).rejects.toMatchObject({ code: 'STORE_WRITE_FAILED', retryable: false });
+    await expect(opening).rejects.toThrow(dir);
+  });
+
+  describe('query', () => {
+    it('answers JSON-safe values: exact integers, ISO timestamps, maps as objects', async () => {
+      // Act
+      const result = await store.query(`SELECT
+        42::BIGINT AS small, 9007199254740993::BIGINT AS big, 170141183460469231731687303715884105727::HUGEINT AS huge,
+        2.5 AS dec, 0.1::DOUBLE AS dbl, TIMESTAMP '2024-06-10 08:00:00.123' AS ts, 'infinity'::TIMESTAMP AS inf,
+        TIMESTAMPTZ '2024-06-10 08:00:00+00' AS tstz, DATE '2024-06-10' AS day,
+        MAP {'site': 'a'} AS tags, [TIMESTAMP '2024-01-01 00:00:00'] AS list, {'k': 1::BIGINT} AS struct, NULL AS nothing`);
+
+      // Assess
+      expect(result.columns).toEqual([
+        'small',
+        'big',
+        'huge',
+        'dec',
+        'dbl',
+        'ts',
+        'inf',
+        'tstz',
+        'day',
+        'tags',
+        'list',
+        'struct',
+        'nothing',
+      ]);
+      expect(result.rows).toEqual([
+        [
+          42,
+          '9007199254740993',
+          '170141183460469231731687303715884105727',
+          2.5,
+          0.1,
+          '2024-06-10T08:00:00.123Z',
+          'infinity',
+          '2024-06-10T08:00:00.000Z',
+          '2024-06-10',
+          { site: 'a' },
+          ['2024-01-01T00:00:00.000Z'],
+          { k: 1 },
+          null,
+        ],
+      ]);
+      expect(result.truncated).toBe(false);
+    });
+
+    it('returns at most maxRows rows and says the rest was cut', async () => {
+      // Act
+      const result = await store.query('SELECT * FROM range(10000)', { maxRows: 3000 });
+
+      // Assess
+      expect(result.rows).toHaveLength(3000);
+      expect(result.rows[2999]).toEqual([2999]);
+      expect(result.truncated).toBe(true);
+    });
+
+    it("reports DuckDB's message for a bad query", async () => {
+      // Act
+      const query = store.query('SELECT nope FROM readings');
+
+      // Assess
+      await expect(query).rejects.toMatchObject({ code: 'QUERY_FAILED' });
+      await expect(query).rejects.toThrow(/Binder Error: Referenced column "nope" not found/);
+    });
+
+    it.each([
+      ["INSERT INTO readings (device_id, ts, seq, written_at) VALUES ('x', now(), 1, now())", /INSERT/],
+      ['DROP TABLE readings', /DROP/],
+      ['SELECT 1; SELECT 2', /one statement at a time/],
+      ['  ', /empty/],
+      ['-- only a comment', /empty/],
+    ])('refuses %j: queries only read', async (sql, message) => {
+      // Act
+      const query = store.query(sql);
+
+      // Assess
+      await expect(query).rejects.toMatchObject({ code: 'QUERY_FAILED' });
+      await expect(query).rejects.toThrow(message);
+      expect((await store.query('SELECT count(*) FROM readings')).rows).toEqual([[0]]);
+    });
+
+    it('sees writes as soon as they commit', async () => {
+      // Prepare
+      await store.writeReadings([aReading({ ts: T0, seq: 1 })]);
+
+      // Act
+      const result = await store.query('SELECT count(*) AS n FROM readings');
+
+      // Assess
+      expect(result.rows).toEqual([[1]]);
+    });
+  });
+
+  describe('writeAlerts', () => {
+    async function alertRows(): Promise<unknown[][]> {
+      return (await store.query('SELECT id, status, repeats, message, epoch_ms(ts) FROM alerts ORDER BY id'))
+        .rows;
+    }
+
+    it('stores one row per incident with every field', async () => {
+      // Act
+      const result = await store.writeAlerts([anAlert(), anAlert({ id: 'inc-2', value: null, score: null })]);
+
+      // Assess
+      expect(result).toEqual({ written: 2, duplicates: 0 });
+      const row = await store.query(
+        `SELECT id, dedup_key, device_id, metric, rule, status, severity, value, score, ts, opened_at, repeats, message
+         FROM alerts WHERE id = 'inc-1'`,
+      );
+      expect(row.rows).toEqual([
+        [
+          'inc-1',
+          'dev-1/temperature/threshold-high',
+          'dev-1',
+          'temperature',
+          'threshold-high',
+          'open',
+          'critical',
+          81.5,
+          1.5,
+          '2024-06-10T08:00:00.123Z',
+          '2024-06-10T08:00:00.123Z',
+          0,
+          'temperature 81.5 is above 80',
+        ],
+      ]);
+    });
+
+    it('moves an incident forward and ignores redelivered or stale events', async () => {
+      // Prepare
+      await store.writeAlerts([anAlert()]);
+
+      // Act
+      const redelivered = await store.writeAlerts([anAlert()]);
+      const repeated = await store.writeAlerts([
+        anAlert({ repeats: 2, ts: T0 + 2000, message: 'r2' }),
+        anAlert({ repeats: 1, ts: T0 + 1000 }),
+      ]);
+      const resolved = await store.writeAlerts([
+        anAlert({ status: 'resolved', repeats: 2, ts: T0 + 3000, message: 'ok' }),
+      ]);
+      const late = await store.writeAlerts([anAlert({ repeats: 3, ts: T0 + 2500, message: 'late' })]);
+
+      // Assess
+      expect(redelivered).toEqual({ written: 0, duplicates: 1 });
+      expect(repeated).toEqual({ written: 1, duplicates: 1 });
+      expect(resolved).toEqual({ written: 1, duplicates: 0 });
+      expect(late).toEqual({ written: 0, duplicates: 1 });
+      expect(await alertRows()).toEqual([['inc-1', 'resolved', 2, 'ok', T0 + 3000]]);
+    });
+  });
+});
