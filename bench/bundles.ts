@@ -15,19 +15,19 @@
  * no node_modules above it, as on Lambda: anything left external that the code path needs fails.
  * Results: a table on stdout and bench/results/bundles-<date>.json. Exits 1 when a budget is broken.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { type BuiltBundle, type FunctionName, buildBundles } from '../infra/aws/bundle.ts';
 import { wrapEnvelope } from '../functions/lib/codec/envelope.ts';
 import { encodeReading } from '../functions/lib/codec/reading-codec.ts';
 import { SchemaRegistry } from '../functions/lib/codec/schema-registry.ts';
 import { type KinesisIn, kinesisEvent } from '../functions/lib/events/build-events.ts';
 import { HEADER, type Reading } from '../functions/lib/reading.ts';
 import { STREAMS, type StreamName } from '../functions/lib/streams/types.ts';
+import { type BuiltBundle, buildBundles, type FunctionName } from '../infra/aws/bundle.ts';
 import { type ColdStartSample, measureColdStart, median } from './lib/cold-start.ts';
 import { startStubKinesis } from './lib/stub-kinesis.ts';
 
@@ -63,7 +63,11 @@ function readings(count: number, now: number): Reading[] {
 }
 
 /** The event each function receives on AWS: raw device bytes for validate, canonical records for the others. */
-function eventFor(name: FunctionName, registry: SchemaRegistry, count: number): ReturnType<typeof kinesisEvent> {
+function eventFor(
+  name: FunctionName,
+  registry: SchemaRegistry,
+  count: number,
+): ReturnType<typeof kinesisEvent> {
   const now = Date.now();
   const stream: StreamName = name === 'validate' ? STREAMS.raw : STREAMS.valid;
   const records: KinesisIn[] = readings(count, now).map((reading, i) => {
@@ -72,7 +76,10 @@ function eventFor(name: FunctionName, registry: SchemaRegistry, count: number): 
     const data =
       name === 'validate'
         ? avro
-        : wrapEnvelope({ [HEADER.mqttTopic]: `telemetry/${reading.deviceId}`, [HEADER.receivedAt]: String(now) }, avro);
+        : wrapEnvelope(
+            { [HEADER.mqttTopic]: `telemetry/${reading.deviceId}`, [HEADER.receivedAt]: String(now) },
+            avro,
+          );
     return {
       streamName: stream,
       shardId: 'shardId-000000000000',
@@ -115,7 +122,8 @@ async function main(argv: string[]): Promise<number> {
       const eventFile = join(work, `${bundle.name}-event.json`);
       writeFileSync(eventFile, JSON.stringify(eventFor(bundle.name, registry, options.records)));
       const samples: ColdStartSample[] = [];
-      for (let run = 0; run < options.runs; run++) samples.push(await measureColdStart(bundle.entry, eventFile, env));
+      for (let run = 0; run < options.runs; run++)
+        samples.push(await measureColdStart(bundle.entry, eventFile, env));
       const mid = {
         importMs: median(samples.map((s) => s.importMs)),
         firstInvokeMs: median(samples.map((s) => s.firstInvokeMs)),
@@ -150,7 +158,18 @@ function print(reports: readonly BundleReport[], options: { runs: number; record
   const ms = (value: number) => value.toFixed(1);
   const table = new Table({
     style: { head: [], border: [] },
-    head: ['function', 'loaded at start', 'asset total', 'import ms', 'first invoke ms', 'warm ms', 'process ms', 'rss MiB', 'first invoke', 'budget'],
+    head: [
+      'function',
+      'loaded at start',
+      'asset total',
+      'import ms',
+      'first invoke ms',
+      'warm ms',
+      'process ms',
+      'rss MiB',
+      'first invoke',
+      'budget',
+    ],
   });
   for (const r of reports) {
     table.push([
@@ -171,7 +190,8 @@ function print(reports: readonly BundleReport[], options: { runs: number; record
       `\nbudgets: asset <= ${kb(BUDGETS.bundleBytes)}, import <= ${BUDGETS.coldImportMs} ms`,
   );
   console.log(table.toString());
-  for (const r of reports) for (const warning of r.buildWarnings) console.log(`warning (${r.name}): ${warning}`);
+  for (const r of reports)
+    for (const warning of r.buildWarnings) console.log(`warning (${r.name}): ${warning}`);
 }
 
 function save(reports: readonly BundleReport[], options: { runs: number; records: number }): string {
@@ -179,7 +199,10 @@ function save(reports: readonly BundleReport[], options: { runs: number; records
   const date = new Date().toISOString().slice(0, 10);
   const file = join(RESULTS_DIR, `bundles-${date}.json`);
   const machine = { node: process.version, platform: process.platform, arch: process.arch };
-  writeFileSync(file, `${JSON.stringify({ date, machine, budgets: BUDGETS, ...options, functions: reports }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ date, machine, budgets: BUDGETS, ...options, functions: reports }, null, 2)}\n`,
+  );
   return file;
 }
 

@@ -1,12 +1,14 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { encodeReading } from '../functions/lib/codec/reading-codec.ts';
+import { encodeReading, encodeReadingContainer } from '../functions/lib/codec/reading-codec.ts';
 import type { SchemaRegistry } from '../functions/lib/codec/schema-registry.ts';
 import type { Reading } from '../functions/lib/reading.ts';
 import { Random } from './random.ts';
+import { DueHeap } from './schedule.ts';
 import { DeviceSignal } from './signals.ts';
 
 export interface FleetOptions {
   url: string;
+  /** Devices (per-reading mode) or sensors in all (gateway mode: gateways × sensorsPerGateway). */
   devices: number;
   /** Readings per second per device. */
   rateHz: number;
@@ -22,74 +24,135 @@ export interface FleetOptions {
   limit?: number;
   /** QoS 1 publishes awaiting PUBACK per connection before the simulator holds back (and counts it). */
   maxOutstanding?: number;
+  /**
+   * Gateway mode: each gateway batches its sensors' readings into one Avro object container per
+   * period on `gateways/{gatewayId}/telemetry`. `devices` is then split over `gateways`.
+   */
+  gateways?: number;
   /** MQTT 3.1.1 (4) by default: what most devices speak, and all Aedes accepts. */
   protocolVersion?: 4 | 5;
+  username?: string;
+  password?: string;
+  /** Transforms a reading before it is sent (anomaly injection); may return null to drop it (dropout). */
+  transform?: (reading: Reading) => Reading | null;
   registry: SchemaRegistry;
 }
 
 export interface FleetStats {
+  /** Readings published (a gateway message counts all of its readings). */
   published: number;
+  /** Readings whose message the broker acknowledged (QoS 1) or that were written to the socket (QoS 0). */
   acknowledged: number;
+  messages: number;
   /** Sends postponed because a connection had maxOutstanding unacknowledged publishes. */
   heldBack: number;
   errors: number;
+  reconnects: number;
 }
 
-interface Device {
-  signal: DeviceSignal;
+interface Sender {
   topic: string;
-  nextAt: number;
+  /** One signal per reading device; a gateway has many. */
+  signals: DeviceSignal[];
   connection: number;
 }
 
-/** N simulated devices publishing readings over MQTT at a rate per device, with jitter. */
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
+
+/** Simulated devices (or gateways of sensors) publishing readings over MQTT at a rate, with jitter. */
 export class Fleet {
-  readonly stats: FleetStats = { published: 0, acknowledged: 0, heldBack: 0, errors: 0 };
-  readonly #options: Required<Omit<FleetOptions, 'limit'>> & Pick<FleetOptions, 'limit'>;
-  readonly #devices: Device[] = [];
+  readonly stats: FleetStats = {
+    published: 0,
+    acknowledged: 0,
+    messages: 0,
+    heldBack: 0,
+    errors: 0,
+    reconnects: 0,
+  };
+  readonly #options: Required<
+    Omit<FleetOptions, 'limit' | 'gateways' | 'username' | 'password' | 'transform'>
+  > &
+    Pick<FleetOptions, 'limit' | 'gateways' | 'username' | 'password' | 'transform'>;
+  readonly #senders: Sender[] = [];
+  readonly #heap: DueHeap;
   readonly #clients: MqttClient[] = [];
   readonly #outstanding: number[] = [];
   readonly #random: Random;
+  readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
   #done: (() => void) | undefined;
 
   constructor(options: FleetOptions) {
     if (!(options.devices >= 1) || !(options.rateHz > 0))
       throw new RangeError('devices must be >= 1 and rateHz > 0');
+    if (options.gateways !== undefined && !(options.gateways >= 1 && options.gateways <= options.devices)) {
+      throw new RangeError('gateways must be from 1 to the number of devices');
+    }
     this.#options = {
       jitter: 0.1,
       qos: 1,
       seed: 1,
       format: 'avro',
       idPrefix: 'dev-',
-      connections: Math.min(options.devices, 16),
+      connections: Math.min(options.gateways ?? options.devices, 16),
       maxOutstanding: 5_000,
       protocolVersion: 4,
       ...options,
     };
     this.#random = new Random(this.#options.seed);
+    this.#periodMs = 1000 / this.#options.rateHz;
     const now = Date.now();
-    const period = 1000 / this.#options.rateHz;
-    for (let i = 0; i < this.#options.devices; i++) {
-      const id = `${this.#options.idPrefix}${String(i).padStart(5, '0')}`;
-      this.#devices.push({
-        signal: new DeviceSignal(id, this.#options.seed * 1_000_003 + i, now),
-        topic: `telemetry/${id}`,
-        // spread first readings over one period so the fleet does not publish in lockstep
-        nextAt: now + this.#random.next() * period,
-        connection: i % this.#options.connections,
-      });
+    const { devices, gateways, idPrefix, seed, connections } = this.#options;
+    const signal = (i: number) =>
+      new DeviceSignal(`${idPrefix}${String(i).padStart(5, '0')}`, seed * 1_000_003 + i, now);
+    if (gateways === undefined) {
+      for (let i = 0; i < devices; i++) {
+        const s = signal(i);
+        this.#senders.push({ topic: `telemetry/${s.deviceId}`, signals: [s], connection: i % connections });
+      }
+    } else {
+      for (let g = 0; g < gateways; g++) {
+        const signals: DeviceSignal[] = [];
+        for (let i = g; i < devices; i += gateways) signals.push(signal(i));
+        this.#senders.push({
+          topic: `gateways/gw-${String(g).padStart(4, '0')}/telemetry`,
+          signals,
+          connection: g % connections,
+        });
+      }
     }
+    this.#heap = new DueHeap(this.#senders.length);
+    // Spread first readings over one period so the fleet does not publish in lockstep.
+    for (let i = 0; i < this.#senders.length; i++)
+      this.#heap.push(now + this.#random.next() * this.#periodMs, i);
+  }
+
+  get senders(): number {
+    return this.#senders.length;
   }
 
   async start(): Promise<void> {
-    const { url, connections } = this.#options;
+    const { url, connections, protocolVersion, seed, username, password } = this.#options;
     for (let c = 0; c < connections; c++) {
+      let delay = RECONNECT_MIN_MS;
       const client = mqtt.connect(url, {
-        clientId: `sim-${this.#options.seed}-${c}-${process.pid}`,
-        protocolVersion: this.#options.protocolVersion,
-        reconnectPeriod: 500,
+        clientId: `sim-${seed}-${c}-${process.pid}`,
+        protocolVersion,
+        reconnectPeriod: delay,
         connectTimeout: 5_000,
+        ...(username !== undefined ? { username } : {}),
+        ...(password !== undefined ? { password } : {}),
+      });
+      // Exponential backoff between reconnect attempts, reset once connected.
+      client.on('connect', () => {
+        delay = RECONNECT_MIN_MS;
+        client.options.reconnectPeriod = delay;
+      });
+      client.on('reconnect', () => {
+        this.stats.reconnects++;
+        delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+        client.options.reconnectPeriod = delay;
       });
       client.on('error', () => this.stats.errors++);
       this.#clients.push(client);
@@ -106,7 +169,7 @@ export class Fleet {
           }),
       ),
     );
-    this.#timer = setInterval(() => this.#tick(), 20);
+    this.#timer = setInterval(() => this.#tick(), 10);
   }
 
   /** Resolves when `limit` readings were published and acknowledged. */
@@ -119,34 +182,54 @@ export class Fleet {
 
   #tick(): void {
     const now = Date.now();
-    const period = 1000 / this.#options.rateHz;
-    const { jitter, limit, qos, maxOutstanding } = this.#options;
-    for (const device of this.#devices) {
+    const { jitter, limit, maxOutstanding } = this.#options;
+    const period = this.#periodMs;
+    while (this.#heap.peekDue() <= now) {
       if (limit !== undefined && this.stats.published >= limit) break;
-      if (device.nextAt > now) continue;
-      if (this.#outstanding[device.connection]! >= maxOutstanding) {
+      const due = this.#heap.peekDue();
+      const index = this.#heap.pop();
+      const sender = this.#senders[index]!;
+      if (this.#outstanding[sender.connection]! >= maxOutstanding) {
         this.stats.heldBack++;
-        continue;
+        this.#heap.push(now + 1, index);
+        break; // the broker is behind; try again next tick
       }
-      device.nextAt += period * (1 + jitter * (2 * this.#random.next() - 1));
-      if (device.nextAt < now - period) device.nextAt = now; // fell behind: do not burst to catch up
-      this.#publish(device, device.signal.next(now), qos);
+      let next = due + period * (1 + jitter * (2 * this.#random.next() - 1));
+      if (next < now - period) next = now; // fell behind: do not burst to catch up
+      this.#heap.push(next, index);
+      this.#send(sender, now);
     }
     if (limit !== undefined && this.stats.published >= limit) clearInterval(this.#timer);
   }
 
-  #publish(device: Device, reading: Reading, qos: 0 | 1): void {
-    const payload =
-      this.#options.format === 'json'
-        ? JSON.stringify(reading)
-        : encodeReading(reading, this.#options.registry);
-    const client = this.#clients[device.connection]!;
-    this.stats.published++;
-    this.#outstanding[device.connection]!++;
-    client.publish(device.topic, payload, { qos }, (error) => {
-      this.#outstanding[device.connection]!--;
+  #send(sender: Sender, now: number): void {
+    const { registry, transform, format, qos, limit } = this.#options;
+    let payload: Buffer | string;
+    let count: number;
+    if (this.#options.gateways === undefined) {
+      const reading = transform ? transform(sender.signals[0]!.next(now)) : sender.signals[0]!.next(now);
+      if (reading === null) return;
+      payload = format === 'json' ? JSON.stringify(reading) : encodeReading(reading, registry);
+      count = 1;
+    } else {
+      const readings: Reading[] = [];
+      for (const signal of sender.signals) {
+        if (limit !== undefined && this.stats.published + readings.length >= limit) break;
+        const reading = transform ? transform(signal.next(now)) : signal.next(now);
+        if (reading !== null) readings.push(reading);
+      }
+      if (readings.length === 0) return;
+      payload = encodeReadingContainer(readings, registry, { codec: 'deflate' });
+      count = readings.length;
+    }
+    const client = this.#clients[sender.connection]!;
+    this.stats.published += count;
+    this.stats.messages++;
+    this.#outstanding[sender.connection]!++;
+    client.publish(sender.topic, payload, { qos }, (error) => {
+      this.#outstanding[sender.connection]!--;
       if (error) this.stats.errors++;
-      else this.stats.acknowledged++;
+      else this.stats.acknowledged += count;
       this.#checkDone();
     });
   }

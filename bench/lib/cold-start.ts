@@ -38,7 +38,11 @@ console.log(JSON.stringify({ importMs: t1 - t0, firstInvokeMs: t2 - t1, warmInvo
 process.exit(0);
 `;
 
-export async function measureColdStart(entry: string, eventFile: string, env: Record<string, string>): Promise<ColdStartSample> {
+export async function measureColdStart(
+  entry: string,
+  eventFile: string,
+  env: Record<string, string>,
+): Promise<ColdStartSample> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, entry, eventFile], {
     env,

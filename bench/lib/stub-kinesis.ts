@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface StubKinesis {
@@ -25,14 +25,22 @@ export async function startStubKinesis(): Promise<StubKinesis> {
       const target = req.headers['x-amz-target'];
       if (target !== 'Kinesis_20131202.PutRecords') {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify({ __type: 'UnknownOperationException', message: `stub answers PutRecords only, not ${target}` }));
+        res.end(
+          JSON.stringify({
+            __type: 'UnknownOperationException',
+            message: `stub answers PutRecords only, not ${target}`,
+          }),
+        );
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records?: unknown[] };
       const count = body.Records?.length ?? 0;
       stats.requests++;
       stats.records += count;
-      const records = Array.from({ length: count }, (_, i) => ({ SequenceNumber: String(stats.records + i), ShardId: 'shardId-000000000000' }));
+      const records = Array.from({ length: count }, (_, i) => ({
+        SequenceNumber: String(stats.records + i),
+        ShardId: 'shardId-000000000000',
+      }));
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify({ FailedRecordCount: 0, Records: records }));
     });

@@ -42,7 +42,11 @@ export async function costCommand(argv: string[]): Promise<number> {
     .requiredOption('--interval <seconds>', 'seconds between two readings of one device', positiveNumber)
     .option('--payload <bytes>', 'bytes in one reading (Avro single-object: ~60)', positiveInt, 64)
     .option('--variant <variant>', 'which deployment to price', oneOf('kinesis', 'kafka', 'both'), 'both')
-    .option('--batch-ms <list>', 'per-batch durations to price instead of the model, e.g. validate=40,write=300', parseBatchMs)
+    .option(
+      '--batch-ms <list>',
+      'per-batch durations to price instead of the model, e.g. validate=40,write=300',
+      parseBatchMs,
+    )
     .option('--json', 'print the estimate as JSON')
     .addHelpText('after', '\nExample:\n  iot-ingest cost --devices 10000 --interval 60 --payload 64\n')
     .exitOverride();
@@ -59,11 +63,15 @@ export async function costCommand(argv: string[]): Promise<number> {
   if (o.variant !== 'kafka') estimates.push(estimateKinesis(fleet, options));
   if (o.variant !== 'kinesis') estimates.push(estimateKafka(fleet, options));
   if (o.json) {
-    console.log(JSON.stringify({ region: PRICES_REGION, pricesTakenOn: PRICES_TAKEN_ON, fleet, estimates }, null, 2));
+    console.log(
+      JSON.stringify({ region: PRICES_REGION, pricesTakenOn: PRICES_TAKEN_ON, fleet, estimates }, null, 2),
+    );
     return 0;
   }
   for (const estimate of estimates) console.log(`${renderEstimate(estimate)}\n`);
-  console.log(`Prices: ${PRICES_REGION} list prices taken on ${PRICES_TAKEN_ON} from the pages above (functions/cost/prices.ts).`);
+  console.log(
+    `Prices: ${PRICES_REGION} list prices taken on ${PRICES_TAKEN_ON} from the pages above (functions/cost/prices.ts).`,
+  );
   return 0;
 }
 
@@ -81,11 +89,19 @@ export function renderEstimate(estimate: Estimate): string {
     colAligns: ['left', 'left', 'right', 'left', 'right'],
   });
   for (const l of estimate.lines) {
-    table.push([l.service, l.item, `${formatQuantity(l.quantity)} ${l.unit}`, `${l.price.usd} per ${l.price.per}`, l.usd.toFixed(2)]);
+    table.push([
+      l.service,
+      l.item,
+      `${formatQuantity(l.quantity)} ${l.unit}`,
+      `${l.price.usd} per ${l.price.per}`,
+      l.usd.toFixed(2),
+    ]);
   }
   table.push([{ colSpan: 4, content: 'total' }, estimate.totalUsd.toFixed(2)]);
   const sources = [...new Set(estimate.lines.map((l) => l.price.source))];
-  const caveats = estimate.lines.filter((l) => l.price.note?.startsWith('verify')).map((l) => `${l.item}: ${l.price.note}`);
+  const caveats = estimate.lines
+    .filter((l) => l.price.note?.startsWith('verify'))
+    .map((l) => `${l.item}: ${l.price.note}`);
   return [
     `${estimate.variant}: ${TITLES[estimate.variant]}`,
     table.toString(),

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'publish simulated device readings to an MQTT broker',
     load: async () => (await import('./simulate.ts')).simulateCommand,
   },
+  'simulate-part': {
+    summary: '',
+    load: async () => (await import('./simulate.ts')).simulatePartCommand,
+  },
   cost: {
     summary: 'estimate the monthly AWS bill for a fleet, line by line',
     load: async () => (await import('./cost.ts')).costCommand,
@@ -24,7 +28,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(COMMANDS)
+    .filter(([, c]) => c.summary !== '')
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return [
     'Usage: iot-ingest <command> [options]',
     '',

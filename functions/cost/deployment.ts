@@ -59,5 +59,5 @@ export const MSK_SIZING = Object.freeze({
 export const BRIDGE_SIZING = Object.freeze({ vcpu: 0.5, memoryGb: 1, tasks: 2 });
 
 /** Alarms each stack creates (infra tests hold the stacks to these counts). */
-export const ALARM_COUNT = Object.freeze({ kinesis: 15, kafka: 14 });
+export const ALARM_COUNT = Object.freeze({ kinesis: 13, kafka: 13 });
 export const DASHBOARDS = 1;

@@ -14,8 +14,8 @@ import {
   MSK_SIZING,
   type PipelineFunction,
   SECONDS_PER_MONTH,
-  TIMESTREAM_SIZING,
   shardsFor,
+  TIMESTREAM_SIZING,
 } from './deployment.ts';
 import { batchDurationMs, invocations } from './lambda-usage.ts';
 import { PRICES, type Price } from './prices.ts';
@@ -54,7 +54,14 @@ function load(fleet: Fleet): Load {
   };
 }
 
-function line(service: string, item: string, quantity: number, unit: string, price: Price, unitsPerPrice = 1): LineItem {
+function line(
+  service: string,
+  item: string,
+  quantity: number,
+  unit: string,
+  price: Price,
+  unitsPerPrice = 1,
+): LineItem {
   return { service, item, quantity, unit, price, usd: (quantity / unitsPerPrice) * price.usd };
 }
 
@@ -62,7 +69,14 @@ const MILLION = 1_000_000;
 
 function iotConnectivity(fleet: Fleet): LineItem {
   const minutes = fleet.devices * HOURS_PER_MONTH * 60;
-  return line('IoT Core', 'device connections, always on', minutes, 'connection-minutes', PRICES.iot.connectionMinutes, MILLION);
+  return line(
+    'IoT Core',
+    'device connections, always on',
+    minutes,
+    'connection-minutes',
+    PRICES.iot.connectionMinutes,
+    MILLION,
+  );
 }
 
 function lambdaLines(
@@ -83,14 +97,26 @@ function lambdaLines(
     const ms = Math.ceil(options.batchMs?.[fn] ?? modelled); // Lambda bills whole milliseconds
     const gbSeconds = perMonth * (ms / 1000) * (sizing.memoryMb / 1024);
     lines.push(line('Lambda', `${fn} requests`, perMonth, 'requests', PRICES.lambda.requests, MILLION));
-    lines.push(line('Lambda', `${fn} duration (${sizing.memoryMb} MB x ${ms} ms)`, gbSeconds, 'GB-seconds', PRICES.lambda.armGbSecond));
+    lines.push(
+      line(
+        'Lambda',
+        `${fn} duration (${sizing.memoryMb} MB x ${ms} ms)`,
+        gbSeconds,
+        'GB-seconds',
+        PRICES.lambda.armGbSecond,
+      ),
+    );
     notes.push(
       `${fn}: ${usage.meanBatch.toFixed(1)} records a batch, ${ms} ms a batch` +
-        (options.batchMs?.[fn] === undefined ? ' (modelled: measured CPU + assumed calls, lambda-usage.ts)' : ' (given)'),
+        (options.batchMs?.[fn] === undefined
+          ? ' (modelled: measured CPU + assumed calls, lambda-usage.ts)'
+          : ' (given)'),
     );
   }
   const logGb = (invocationsPerMonth * LOG_BYTES_PER_INVOCATION) / GB;
-  lines.push(line('CloudWatch', 'Lambda logs (START/END/REPORT only)', logGb, 'GB', PRICES.cloudwatch.logsIngestedGb));
+  lines.push(
+    line('CloudWatch', 'Lambda logs (START/END/REPORT only)', logGb, 'GB', PRICES.cloudwatch.logsIngestedGb),
+  );
   return { lines, notes };
 }
 
@@ -100,7 +126,14 @@ function timestreamLines(fleet: Fleet, l: Load): LineItem[] {
   const memoryGb = (bytesPerHour * TIMESTREAM_SIZING.memoryStoreRetentionHours) / GB;
   const magneticGb = (bytesPerHour * 24 * TIMESTREAM_SIZING.magneticStoreRetentionDays) / GB;
   return [
-    line('Timestream', 'writes (one 1 KB record a reading)', l.perMonth, 'writes', PRICES.timestream.writes, MILLION),
+    line(
+      'Timestream',
+      'writes (one 1 KB record a reading)',
+      l.perMonth,
+      'writes',
+      PRICES.timestream.writes,
+      MILLION,
+    ),
     line(
       'Timestream',
       `memory store (${TIMESTREAM_SIZING.memoryStoreRetentionHours} h kept)`,
@@ -153,9 +186,30 @@ export function estimateKinesis(fleet: Fleet, options: EstimateOptions): Estimat
   const totalShards = Object.values(shards).reduce((a, b) => a + b, 0);
   const lines: LineItem[] = [
     iotConnectivity(fleet),
-    line('IoT Core', 'messages published by devices', l.perMonth * l.iotUnits, 'messages', PRICES.iot.messages, MILLION),
-    line('IoT Core', 'rule telemetry/+ triggered', l.perMonth * l.iotUnits, 'rules', PRICES.iot.rulesTriggered, MILLION),
-    line('IoT Core', 'Kinesis action executed', l.perMonth * l.iotUnits, 'actions', PRICES.iot.actionsExecuted, MILLION),
+    line(
+      'IoT Core',
+      'messages published by devices',
+      l.perMonth * l.iotUnits,
+      'messages',
+      PRICES.iot.messages,
+      MILLION,
+    ),
+    line(
+      'IoT Core',
+      'rule telemetry/+ triggered',
+      l.perMonth * l.iotUnits,
+      'rules',
+      PRICES.iot.rulesTriggered,
+      MILLION,
+    ),
+    line(
+      'IoT Core',
+      'Kinesis action executed',
+      l.perMonth * l.iotUnits,
+      'actions',
+      PRICES.iot.actionsExecuted,
+      MILLION,
+    ),
     line(
       'Kinesis',
       `shards (raw ${shards['telemetry.raw']}, valid ${shards['telemetry.valid']}, dlq 1, alerts 1)`,
@@ -166,7 +220,8 @@ export function estimateKinesis(fleet: Fleet, options: EstimateOptions): Estimat
     line(
       'Kinesis',
       'PUT payload units (raw + valid)',
-      l.perMonth * (Math.ceil(rawBytes / KINESIS_PUT_UNIT_BYTES) + Math.ceil(validBytes / KINESIS_PUT_UNIT_BYTES)),
+      l.perMonth *
+        (Math.ceil(rawBytes / KINESIS_PUT_UNIT_BYTES) + Math.ceil(validBytes / KINESIS_PUT_UNIT_BYTES)),
       'PUT units',
       PRICES.kinesis.putPayloadUnits,
       MILLION,
@@ -210,9 +265,28 @@ export function estimateKafka(fleet: Fleet, options: EstimateOptions): Estimate 
   const lines: LineItem[] = [
     iotConnectivity(fleet),
     // Published by the device, delivered to the bridge, and the bridge's PUBACK (MQTT 3.1.1: one unit).
-    line('IoT Core', 'messages: device publish + delivery to bridge + bridge PUBACK', l.perMonth * (2 * l.iotUnits + 1), 'messages', PRICES.iot.messages, MILLION),
-    line('MSK', `${MSK_SIZING.brokers} x ${MSK_SIZING.brokerType} brokers`, MSK_SIZING.brokers * HOURS_PER_MONTH, 'broker-hours', brokerPrice),
-    line('MSK', `broker storage ${MSK_SIZING.brokers} x ${MSK_SIZING.storageGbPerBroker} GB`, MSK_SIZING.brokers * MSK_SIZING.storageGbPerBroker, 'GB-months', PRICES.msk.storageGbMonth),
+    line(
+      'IoT Core',
+      'messages: device publish + delivery to bridge + bridge PUBACK',
+      l.perMonth * (2 * l.iotUnits + 1),
+      'messages',
+      PRICES.iot.messages,
+      MILLION,
+    ),
+    line(
+      'MSK',
+      `${MSK_SIZING.brokers} x ${MSK_SIZING.brokerType} brokers`,
+      MSK_SIZING.brokers * HOURS_PER_MONTH,
+      'broker-hours',
+      brokerPrice,
+    ),
+    line(
+      'MSK',
+      `broker storage ${MSK_SIZING.brokers} x ${MSK_SIZING.storageGbPerBroker} GB`,
+      MSK_SIZING.brokers * MSK_SIZING.storageGbPerBroker,
+      'GB-months',
+      PRICES.msk.storageGbMonth,
+    ),
     line(
       'Fargate',
       `bridge vCPU (${BRIDGE_SIZING.tasks} tasks x ${BRIDGE_SIZING.vcpu})`,

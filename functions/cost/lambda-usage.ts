@@ -62,7 +62,11 @@ export interface Invocations {
  * records a second costs r invocations (r < 1), one (1 <= r <= BatchSize), or r / BatchSize.
  * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#kinesis-polling-and-batching
  */
-export function invocations(recordsPerSecond: number, shards: number, mapping: Pick<EventSourceMapping, 'BatchSize'>): Invocations {
+export function invocations(
+  recordsPerSecond: number,
+  shards: number,
+  mapping: Pick<EventSourceMapping, 'BatchSize'>,
+): Invocations {
   if (recordsPerSecond <= 0) return { perSecond: 0, meanBatch: 0 };
   const perShard = recordsPerSecond / shards;
   const perShardInvocations = perShard <= 1 ? perShard : Math.max(1, perShard / mapping.BatchSize);

@@ -43,11 +43,20 @@ export const PRICES = Object.freeze({
   kinesis: {
     shardHour: { usd: 0.015, per: 'shard-hour (provisioned)', source: KINESIS },
     putPayloadUnits: { usd: 0.014, per: 'million PUT payload units (25 KB)', source: KINESIS },
-    extendedRetentionShardHour: { usd: 0.02, per: 'shard-hour of retention beyond 24 h, up to 7 days', source: KINESIS },
+    extendedRetentionShardHour: {
+      usd: 0.02,
+      per: 'shard-hour of retention beyond 24 h, up to 7 days',
+      source: KINESIS,
+    },
   },
   lambda: {
     requests: { usd: 0.2, per: 'million requests', source: LAMBDA },
-    armGbSecond: { usd: 0.0000133334, per: 'GB-second (Arm)', source: LAMBDA, note: 'first 7.5 billion GB-s a month' },
+    armGbSecond: {
+      usd: 0.0000133334,
+      per: 'GB-second (Arm)',
+      source: LAMBDA,
+      note: 'first 7.5 billion GB-s a month',
+    },
     kafkaEventPollerUnitHour: {
       usd: 0.185,
       per: 'event poller unit-hour (Kafka provisioned mode)',
@@ -75,7 +84,12 @@ export const PRICES = Object.freeze({
   },
   cloudwatch: {
     alarmMonth: { usd: 0.1, per: 'standard-resolution alarm-month', source: CLOUDWATCH },
-    dashboardMonth: { usd: 3.0, per: 'dashboard-month', source: CLOUDWATCH, note: 'the first 3 dashboards of an account are free' },
+    dashboardMonth: {
+      usd: 3.0,
+      per: 'dashboard-month',
+      source: CLOUDWATCH,
+      note: 'the first 3 dashboards of an account are free',
+    },
     logsIngestedGb: { usd: 0.5, per: 'GB of logs ingested', source: CLOUDWATCH },
   },
   secretsManager: {

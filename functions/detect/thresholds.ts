@@ -44,7 +44,11 @@ export class ThresholdDetector {
       const value = reading[metric];
       if (!rule || value === null) continue;
       const breach =
-        rule.high !== undefined && value > rule.high ? 'threshold-high' : rule.low !== undefined && value < rule.low ? 'threshold-low' : undefined;
+        rule.high !== undefined && value > rule.high
+          ? 'threshold-high'
+          : rule.low !== undefined && value < rule.low
+            ? 'threshold-low'
+            : undefined;
       for (const name of ['threshold-high', 'threshold-low'] as const) {
         const dedupKey = `${reading.deviceId}/${metric}/${name}`;
         const open = this.#open.get(dedupKey);
@@ -73,7 +77,13 @@ export class ThresholdDetector {
           out.push({ ...alert });
         } else if (open) {
           this.#open.delete(dedupKey);
-          out.push({ ...open.alert, status: 'resolved', value, ts: reading.ts, message: `${metric} back to ${value}` });
+          out.push({
+            ...open.alert,
+            status: 'resolved',
+            value,
+            ts: reading.ts,
+            message: `${metric} back to ${value}`,
+          });
         }
       }
     }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { StreamKind } from './streams/types.ts';
@@ -12,6 +14,10 @@ export interface PipelineConfig {
     readonly brokers: readonly string[];
     readonly clientId: string;
     readonly ssl: boolean;
+    /** PEM of a private CA for the brokers' certificates (KAFKA_SSL_CA, PEM text or a file). Implies ssl. */
+    readonly sslCa?: string | undefined;
+    /** Producer compression (KAFKA_COMPRESSION). kafkajs has gzip built in; the others need codecs. */
+    readonly compression: 'none' | 'gzip';
     readonly sasl?:
       | {
           readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -26,11 +32,52 @@ export interface PipelineConfig {
     /** Talking to kinesalite: dummy credentials, plain HTTP/1.1. */
     readonly local: boolean;
   };
+  readonly mqtt: MqttConfig;
+  readonly bridge: BridgeConfig;
   readonly dataDir: string;
   readonly duckdbPath: string;
   /** Largest payload the validate function accepts, bytes. */
   readonly maxPayloadBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Where the bridge reads from (MQTT_*). Credentials are kept here and never logged. */
+export interface MqttConfig {
+  /** mqtt://host:port or mqtts://host:port (TLS). */
+  readonly url: string;
+  /** Stable across restarts: the broker keeps the persistent session (and what it queued) under it. */
+  readonly clientId: string;
+  /** Topic filters; with MQTT_SHARE_GROUP each becomes `$share/<group>/<filter>`. */
+  readonly topics: readonly string[];
+  readonly protocolVersion: 4 | 5;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly tls: {
+    /** PEM text of the CA that signed the broker's certificate; the system CAs when absent. */
+    readonly ca?: string | undefined;
+    /** PEM text of a client certificate and key (mutual TLS, e.g. AWS IoT Core). */
+    readonly cert?: string | undefined;
+    readonly key?: string | undefined;
+  };
+  readonly keepaliveSeconds: number;
+  /** MQTT 5: how long the broker keeps the session and queues for it while the bridge is away. */
+  readonly sessionExpirySeconds: number;
+  /** MQTT 5 Receive Maximum: QoS 1 messages the broker may have in flight to the bridge. */
+  readonly receiveMaximum: number;
+}
+
+/** How the bridge batches, bounds memory and (optionally) spools (BRIDGE_*). */
+export interface BridgeConfig {
+  readonly lingerMs: number;
+  readonly maxBatchRecords: number;
+  readonly maxBatchBytes: number;
+  readonly maxInFlightBatches: number;
+  readonly maxInFlightBytes: number;
+  /** A write-ahead log: acknowledge after fsync, drain to the stream after. Off when absent. */
+  readonly spoolDir?: string | undefined;
+  readonly spoolMaxBytes: number;
+  /** Seconds between stats lines on stderr; 0 turns them off. */
+  readonly statsIntervalSeconds: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -61,7 +108,7 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
       'plain',
     );
     const username = env.KAFKA_SASL_USERNAME;
-    const password = env.KAFKA_SASL_PASSWORD;
+    const password = secret(env, 'KAFKA_SASL_PASSWORD');
     if (!username || !password) {
       throw new ConfigError(
         'KAFKA_SASL_MECHANISM is set: set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD too.',
@@ -78,9 +125,13 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     kafka: Object.freeze({
       brokers: Object.freeze(brokers),
       clientId: env.KAFKA_CLIENT_ID || 'iot-ingest',
-      ssl: bool(env, 'KAFKA_SSL', false),
+      ssl: bool(env, 'KAFKA_SSL', false) || Boolean(env.KAFKA_SSL_CA),
+      sslCa: pem(env, 'KAFKA_SSL_CA'),
+      compression: oneOf(env, 'KAFKA_COMPRESSION', ['none', 'gzip'] as const, 'none'),
       sasl,
     }),
+    mqtt: mqttConfig(env),
+    bridge: bridgeConfig(env, dataDir),
     kinesis: Object.freeze({
       endpoint,
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
@@ -95,6 +146,101 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     maxPayloadBytes: int(env, 'IOT_MAX_PAYLOAD_BYTES', 256 * 1024, 16, 16 * 1024 * 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });
+}
+
+function mqttConfig(env: Env): MqttConfig {
+  const url = env.MQTT_URL || 'mqtt://127.0.0.1:1883';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`MQTT_URL "${url}" is not a URL such as "mqtt://broker:1883" or "mqtts://broker:8883".`);
+  }
+  if (!['mqtt:', 'mqtts:'].includes(parsed.protocol) || parsed.hostname === '') {
+    throw new ConfigError(`MQTT_URL "${url}" must be mqtt://host:port or mqtts://host:port (TLS).`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // A password in a URL ends up in logs and process listings.
+    throw new ConfigError('MQTT_URL must not carry credentials: use MQTT_USERNAME and MQTT_PASSWORD(_FILE).');
+  }
+  const group = env.MQTT_SHARE_GROUP || undefined;
+  if (group !== undefined && !/^[^/+#$\s]+$/.test(group)) {
+    throw new ConfigError(`MQTT_SHARE_GROUP "${group}" must be a plain name (no /, +, # or $).`);
+  }
+  const filters = list(env.MQTT_TOPICS ?? 'telemetry/+,gateways/+/telemetry');
+  if (filters.length === 0) throw new ConfigError('MQTT_TOPICS is empty: name at least one topic filter.');
+  const topics = filters.map((f) => (group !== undefined && !f.startsWith('$share/') ? `$share/${group}/${f}` : f));
+  const protocolVersion = Number(oneOf(env, 'MQTT_PROTOCOL_VERSION', ['4', '5'] as const, '5')) as 4 | 5;
+  if (protocolVersion === 4 && topics.some((t) => t.startsWith('$share/'))) {
+    throw new ConfigError('shared subscriptions ($share/...) need MQTT 5: set MQTT_PROTOCOL_VERSION=5.');
+  }
+  const cert = pem(env, 'MQTT_TLS_CERT');
+  const key = pem(env, 'MQTT_TLS_KEY');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError('MQTT_TLS_CERT and MQTT_TLS_KEY go together: set both or neither.');
+  }
+  const username = env.MQTT_USERNAME || undefined;
+  const password = secret(env, 'MQTT_PASSWORD');
+  if (password !== undefined && username === undefined) {
+    throw new ConfigError('MQTT_PASSWORD is set without MQTT_USERNAME.');
+  }
+  return Object.freeze({
+    url,
+    clientId: env.MQTT_CLIENT_ID || `${env.MQTT_CLIENT_ID_PREFIX || 'iot-ingest-bridge'}-${hostname()}`,
+    topics: Object.freeze(topics),
+    protocolVersion,
+    username,
+    password,
+    tls: Object.freeze({ ca: pem(env, 'MQTT_TLS_CA'), cert, key }),
+    keepaliveSeconds: int(env, 'MQTT_KEEPALIVE_SECONDS', 30, 0, 65_535),
+    sessionExpirySeconds: int(env, 'MQTT_SESSION_EXPIRY_SECONDS', 7 * 24 * 3_600, 0, 0xffff_ffff),
+    receiveMaximum: int(env, 'MQTT_RECEIVE_MAXIMUM', 65_535, 1, 65_535),
+  });
+}
+
+function bridgeConfig(env: Env, dataDir: string): BridgeConfig {
+  const spool = env.BRIDGE_SPOOL_DIR || undefined;
+  return Object.freeze({
+    lingerMs: int(env, 'BRIDGE_LINGER_MS', 5, 0, 60_000),
+    maxBatchRecords: int(env, 'BRIDGE_MAX_BATCH_RECORDS', 2_000, 1, 100_000),
+    maxBatchBytes: int(env, 'BRIDGE_MAX_BATCH_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxInFlightBatches: int(env, 'BRIDGE_MAX_IN_FLIGHT_BATCHES', 4, 1, 64),
+    maxInFlightBytes: int(env, 'BRIDGE_MAX_IN_FLIGHT_BYTES', 64 * 1024 * 1024, 64 * 1024, 2 ** 40),
+    spoolDir: spool === undefined ? undefined : path.resolve(dataDir, spool),
+    spoolMaxBytes: int(env, 'BRIDGE_SPOOL_MAX_BYTES', 1024 ** 3, 1024 * 1024, 2 ** 50),
+    statsIntervalSeconds: int(env, 'BRIDGE_STATS_INTERVAL_SECONDS', 10, 0, 86_400),
+  });
+}
+
+/** A secret from NAME, or from the file NAME_FILE names (Docker/Kubernetes secrets). */
+function secret(env: Env, name: string): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file) {
+    if (env[name]) throw new ConfigError(`set ${name} or ${name}_FILE, not both.`);
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new ConfigError(`${name}_FILE="${file}" cannot be read: ${(error as Error).message}`, error);
+    }
+  }
+  return env[name] || undefined;
+}
+
+/** PEM text given inline (a secret injected as a variable) or the path of a file that holds it. */
+function pem(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (!value) return undefined;
+  if (value.includes('-----BEGIN ')) return value;
+  try {
+    const text = readFileSync(value, 'utf8');
+    if (!text.includes('-----BEGIN ')) throw new Error('no PEM block in it');
+    return text;
+  } catch (error) {
+    throw new ConfigError(
+      `${name}="${value}" is neither PEM text nor a readable PEM file: ${(error as Error).message}`,
+      error,
+    );
+  }
 }
 
 function list(value: string): string[] {

@@ -9,10 +9,10 @@
  * neither Docker nor a network. The CDK app (`infra/aws`) and the bundle bench (`bench/bundles.ts`)
  * both call `buildBundles`, so the bench measures exactly what is deployed.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Metafile, type Plugin, build } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_BUNDLE_DIR = join(REPO_ROOT, 'infra/aws/.build/bundles');
@@ -33,6 +33,8 @@ export interface BuiltBundle {
   readonly totalBytes: number;
   /** Every output file, its size, and whether the cold start loads it (else only a lazy branch does). */
   readonly files: ReadonlyArray<{ file: string; bytes: number; loadedAtStart: boolean }>;
+  /** Modules the bundle imports at run time rather than containing (node: built-ins, @duckdb/*). */
+  readonly externals: readonly string[];
   /** Lazy imports left unresolved because their module does not exist (see `missingLazyImports`). */
   readonly warnings: readonly string[];
 }
@@ -46,7 +48,8 @@ export interface BuildOptions {
 export async function buildBundles(options: BuildOptions = {}): Promise<BuiltBundle[]> {
   const outDir = options.outDir ?? DEFAULT_BUNDLE_DIR;
   const built: BuiltBundle[] = [];
-  for (const name of options.functions ?? FUNCTION_NAMES) built.push(await buildBundle(name, outDir, options.minify ?? true));
+  for (const name of options.functions ?? FUNCTION_NAMES)
+    built.push(await buildBundle(name, outDir, options.minify ?? true));
   return built;
 }
 
@@ -107,7 +110,10 @@ function sourceTreeUrls(): Plugin {
         if (!contents.includes('import.meta.url')) return undefined;
         contents = inlineCreateRequire(contents, args.path);
         const asInRepo = relative(REPO_ROOT, args.path).split('\\').join('/');
-        contents = contents.replaceAll('import.meta.url', `new URL(${JSON.stringify(asInRepo)}, import.meta.url).href`);
+        contents = contents.replaceAll(
+          'import.meta.url',
+          `new URL(${JSON.stringify(asInRepo)}, import.meta.url).href`,
+        );
         return { contents, loader: 'ts' };
       });
     },
@@ -122,7 +128,9 @@ export function inlineCreateRequire(source: string, file = '<source>'): string {
   let out = source.replace(binding[0], '');
   out = out.replace(new RegExp(`\\b${name}\\((['"][^'"]+['"])\\)`, 'g'), 'require($1)');
   if (new RegExp(`\\b${name}\\b`).test(out)) {
-    throw new Error(`${file}: ${name} = createRequire(import.meta.url) is used other than as ${name}('literal'); the bundler cannot follow it`);
+    throw new Error(
+      `${file}: ${name} = createRequire(import.meta.url) is used other than as ${name}('literal'); the bundler cannot follow it`,
+    );
   }
   return out;
 }
@@ -140,7 +148,9 @@ function missingLazyImports(warnings: string[]): Plugin {
         if (args.kind !== 'dynamic-import') return undefined;
         const target = resolve(args.resolveDir, args.path);
         if (existsSync(target)) return undefined;
-        warnings.push(`${relative(REPO_ROOT, args.importer)}: lazy import ${args.path} does not exist; left unresolved`);
+        warnings.push(
+          `${relative(REPO_ROOT, args.importer)}: lazy import ${args.path} does not exist; left unresolved`,
+        );
         return { path: args.path, external: true };
       });
     },
@@ -168,7 +178,12 @@ function describe(name: FunctionName, dir: string, metafile: Metafile, warnings:
     loadedAtStart: atStart.has(file),
   }));
   const coldBytes = files.filter((f) => f.loadedAtStart).reduce((sum, f) => sum + f.bytes, 0);
-  return { name, dir, entry, coldBytes, totalBytes: directoryBytes(dir), files, warnings };
+  const externals = [
+    ...new Set(
+      Object.values(outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path)),
+    ),
+  ].sort();
+  return { name, dir, entry, coldBytes, totalBytes: directoryBytes(dir), files, externals, warnings };
 }
 
 function directoryBytes(dir: string): number {

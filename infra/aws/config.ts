@@ -44,12 +44,14 @@ export function readDeploymentConfig(context: Context): DeploymentConfig {
   const text = (key: string): string | undefined => {
     const value = context(key);
     if (value === undefined || value === null || value === '') return undefined;
-    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`context ${key} must be a string`);
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new ConfigError(`context ${key} must be a string`);
     return String(value);
   };
   const required = (key: string, why: string): string => {
     const value = text(key);
-    if (value === undefined) throw new ConfigError(`context ${key} is required ${why} (cdk synth -c ${key}=...)`);
+    if (value === undefined)
+      throw new ConfigError(`context ${key} is required ${why} (cdk synth -c ${key}=...)`);
     return value;
   };
   const arn = (key: string, why: string): string => {
@@ -61,10 +63,15 @@ export function readDeploymentConfig(context: Context): DeploymentConfig {
   const storeKind = text('store') ?? 'timestream';
   let store: StoreConfig;
   if (storeKind === 'timestream') {
-    store = { kind: 'timestream', database: text('timestreamDatabase') ?? 'iot_ingest', table: text('timestreamTable') ?? 'readings' };
+    store = {
+      kind: 'timestream',
+      database: text('timestreamDatabase') ?? 'iot_ingest',
+      table: text('timestreamTable') ?? 'readings',
+    };
   } else if (storeKind === 'influxdb') {
     const url = required('influxUrl', 'with store=influxdb');
-    if (!/^https:\/\/\S+$/.test(url)) throw new ConfigError(`context influxUrl="${url}" must be an https:// URL`);
+    if (!/^https:\/\/\S+$/.test(url))
+      throw new ConfigError(`context influxUrl="${url}" must be an https:// URL`);
     store = {
       kind: 'influxdb',
       url,
@@ -77,7 +84,8 @@ export function readDeploymentConfig(context: Context): DeploymentConfig {
   }
 
   const shards = Number(text('shards') ?? '1');
-  if (!Number.isInteger(shards) || shards < 1 || shards > 500) throw new ConfigError(`context shards="${text('shards')}" must be 1..500`);
+  if (!Number.isInteger(shards) || shards < 1 || shards > 500)
+    throw new ConfigError(`context shards="${text('shards')}" must be 1..500`);
 
   const kafkaKind = text('kafka') ?? 'msk';
   let kafka: KafkaConfig;
@@ -89,17 +97,24 @@ export function readDeploymentConfig(context: Context): DeploymentConfig {
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
     for (const server of servers) {
-      if (!/^[^\s:]+:\d{1,5}$/.test(server)) throw new ConfigError(`kafkaBootstrapServers entry "${server}" is not host:port`);
+      if (!/^[^\s:]+:\d{1,5}$/.test(server))
+        throw new ConfigError(`kafkaBootstrapServers entry "${server}" is not host:port`);
     }
-    kafka = { kind: 'self-managed', bootstrapServers: servers, credentialsSecretArn: arn('kafkaCredentialsSecretArn', 'with kafka=self-managed') };
+    kafka = {
+      kind: 'self-managed',
+      bootstrapServers: servers,
+      credentialsSecretArn: arn('kafkaCredentialsSecretArn', 'with kafka=self-managed'),
+    };
   } else {
     throw new ConfigError(`context kafka="${kafkaKind}" is not valid: use msk or self-managed`);
   }
 
   const logLevel = text('logLevel') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`context logLevel="${logLevel}" is not valid`);
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    throw new ConfigError(`context logLevel="${logLevel}" is not valid`);
   const certificate = text('bridgeCertificateSecretArn');
-  if (certificate !== undefined && !certificate.startsWith('arn:')) throw new ConfigError('context bridgeCertificateSecretArn is not an ARN');
+  if (certificate !== undefined && !certificate.startsWith('arn:'))
+    throw new ConfigError('context bridgeCertificateSecretArn is not an ARN');
 
   return Object.freeze({
     store: Object.freeze(store),

@@ -1,4 +1,12 @@
-import { Annotations, CfnOutput, Stack, type StackProps, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  aws_cloudwatch as cloudwatch,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { PipelineFunction as FunctionName } from '../../functions/cost/deployment.ts';
 import { STREAMS, type StreamName } from '../../functions/lib/streams/types.ts';
@@ -13,7 +21,7 @@ import { KinesisStreams } from './constructs/kinesis-streams.ts';
 import { FIVE_MINUTES, Monitoring } from './constructs/monitoring.ts';
 import { PipelineFunction } from './constructs/pipeline-function.ts';
 import { TelemetryStore } from './constructs/telemetry-store.ts';
-import { acknowledgeKinesisStackFindings } from './nag.ts';
+import { acknowledgePipelineFindings } from './nag.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -41,11 +49,17 @@ export class KinesisPipelineStack extends Stack {
   readonly functions: Readonly<Record<FunctionName, PipelineFunction>>;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
-    super(scope, id, { description: 'iot-ingest: IoT Core -> Kinesis -> Lambda -> time-series store', ...props });
+    super(scope, id, {
+      description: 'iot-ingest: IoT Core -> Kinesis -> Lambda -> time-series store',
+      ...props,
+    });
     const { config } = props;
     const streams = new KinesisStreams(this, 'Streams', { shards: config.shards });
     const deadLetters = new DeadLetterBucket(this, 'DeadLetters');
-    const store = new TelemetryStore(this, 'Store', { config: config.store, rejectedDataBucket: deadLetters.bucket });
+    const store = new TelemetryStore(this, 'Store', {
+      config: config.store,
+      rejectedDataBucket: deadLetters.bucket,
+    });
     const alerts = new AlertDelivery(this, 'Alerts', { email: config.alertEmail });
     const ingress = new IotIngress(this, 'Ingress', { rawStream: streams.get(STREAMS.raw) });
 
@@ -64,7 +78,9 @@ export class KinesisPipelineStack extends Stack {
     for (const [name, fn] of Object.entries(this.functions) as [FunctionName, PipelineFunction][]) {
       const targets = PRODUCES[name].map((stream) => streams.get(stream).streamArn);
       if (targets.length > 0) {
-        fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kinesis:PutRecords'], resources: targets }));
+        fn.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['kinesis:PutRecords'], resources: targets }),
+        );
       }
     }
     alerts.grantDeliver(this.functions.detect.role);
@@ -83,18 +99,33 @@ export class KinesisPipelineStack extends Stack {
       // the batch into the bucket (Lambda needs ListBucket too).
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          actions: ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'],
+          actions: [
+            'kinesis:DescribeStream',
+            'kinesis:DescribeStreamSummary',
+            'kinesis:GetRecords',
+            'kinesis:GetShardIterator',
+            'kinesis:ListShards',
+          ],
           resources: [source.streamArn],
         }),
       );
-      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [deadLetters.bucket.bucketArn] }));
       fn.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [deadLetters.bucket.arnForObjects('aws/lambda/*')] }),
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [deadLetters.bucket.bucketArn] }),
       );
-      const esm = new lambda.CfnEventSourceMapping(this, `${mapping.FunctionName}-from-${mapping.EventSource}`, {
-        functionName: fn.function.functionName,
-        ...cfn,
-      });
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [deadLetters.bucket.arnForObjects('aws/lambda/*')],
+        }),
+      );
+      const esm = new lambda.CfnEventSourceMapping(
+        this,
+        `${mapping.FunctionName}-from-${mapping.EventSource}`,
+        {
+          functionName: fn.function.functionName,
+          ...cfn,
+        },
+      );
       // Lambda checks the role when it creates the mapping: the policies must exist first.
       esm.node.addDependency(fn.role);
       for (const adjustment of adjustments) Annotations.of(esm).addInfo(adjustment);
@@ -107,12 +138,19 @@ export class KinesisPipelineStack extends Stack {
       { metricName: 'IteratorAge', threshold: 60_000, unit: 'ms' },
     );
     const streamMetric = (stream: StreamName, metricName: string) =>
-      new cloudwatch.Metric({ namespace: 'AWS/Kinesis', metricName, dimensionsMap: { StreamName: stream }, statistic: 'Sum', period: FIVE_MINUTES });
+      new cloudwatch.Metric({
+        namespace: 'AWS/Kinesis',
+        metricName,
+        dimensionsMap: { StreamName: stream },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
     monitoring.alarm({
       name: 'dead-letters',
       metric: streamMetric(STREAMS.dlq, 'IncomingRecords'),
       threshold: 0,
-      description: 'validate rejected records: they are in telemetry.dlq with their reason (kept 7 days). Inspect and replay them.',
+      description:
+        'validate rejected records: they are in telemetry.dlq with their reason (kept 7 days). Inspect and replay them.',
     });
     for (const stream of [STREAMS.raw, STREAMS.valid]) {
       monitoring.alarm({
@@ -137,17 +175,32 @@ export class KinesisPipelineStack extends Stack {
     monitoring.row(
       new cloudwatch.GraphWidget({
         title: 'streams: incoming records',
-        left: [STREAMS.raw, STREAMS.valid, STREAMS.dlq, STREAMS.alerts].map((s) => streamMetric(s, 'IncomingRecords')),
+        left: [STREAMS.raw, STREAMS.valid, STREAMS.dlq, STREAMS.alerts].map((s) =>
+          streamMetric(s, 'IncomingRecords'),
+        ),
         width: 24,
       }),
     );
     monitoring.finish();
 
-    new CfnOutput(this, 'IotDataEndpoint', { value: alerts.iotDataEndpoint, description: 'MQTT endpoint for devices (port 8883, X.509 client certificates)' });
-    new CfnOutput(this, 'DevicePolicyName', { value: ingress.devicePolicy.policyName ?? 'iot-ingest-device' });
+    new CfnOutput(this, 'IotDataEndpoint', {
+      value: alerts.iotDataEndpoint,
+      description: 'MQTT endpoint for devices (port 8883, X.509 client certificates)',
+    });
+    new CfnOutput(this, 'DevicePolicyName', {
+      value: ingress.devicePolicy.policyName ?? 'iot-ingest-device',
+    });
     new CfnOutput(this, 'AlertsTopicArn', { value: alerts.topic.topicArn });
     new CfnOutput(this, 'OperationsTopicArn', { value: monitoring.operationsTopic.topicArn });
     new CfnOutput(this, 'DeadLetterBucketName', { value: deadLetters.bucket.bucketName });
-    acknowledgeKinesisStackFindings(this);
+    acknowledgePipelineFindings({
+      stack: this,
+      functions: Object.values(this.functions),
+      deadLetters,
+      store,
+      alerts,
+      kinesisMappings: true,
+      inVpc: false,
+    });
   }
 }

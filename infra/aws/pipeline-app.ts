@@ -20,12 +20,20 @@ export interface PipelineApp {
  * environment-agnostic: synth makes no AWS call and reads no account; `cdk deploy` fills in the
  * account and region of the credentials it runs with.
  */
-export function createPipelineApp(bundles: Readonly<Record<FunctionName, string>>, props: AppProps = {}): PipelineApp {
+export function createPipelineApp(
+  bundles: Readonly<Record<FunctionName, string>>,
+  props: AppProps = {},
+): PipelineApp {
   const app = new App(props);
   const config = readDeploymentConfig((key) => app.node.tryGetContext(key));
   const operationsEmail = app.node.tryGetContext('opsEmail') as string | undefined;
   const mappings = defaultMappings();
-  const kinesis = new KinesisPipelineStack(app, KINESIS_STACK, { config, bundles, mappings, operationsEmail });
+  const kinesis = new KinesisPipelineStack(app, KINESIS_STACK, {
+    config,
+    bundles,
+    mappings,
+    operationsEmail,
+  });
   const kafka = new KafkaPipelineStack(app, KAFKA_STACK, { config, bundles, mappings, operationsEmail });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, kinesis, kafka };

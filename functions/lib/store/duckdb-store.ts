@@ -331,14 +331,8 @@ function appendNullableDouble(appender: DuckDBAppender, value: number | null): v
 }
 
 function writeFailed(what: string, path: string, cause: unknown): IngestError {
-  return new IngestError(
-    'STORE_WRITE_FAILED',
-    `Writing ${what} to DuckDB (${path}) failed: ${errorMessage(cause)}`,
-    {
-      retryable: true,
-      cause,
-    },
-  );
+  const message = `Writing ${what} to DuckDB (${path}) failed: ${errorMessage(cause)}`;
+  return new IngestError('STORE_WRITE_FAILED', message, { retryable: true, cause });
 }
 
 /** Opens a DuckDB file read-only, for querying while no process holds it for writing. */
@@ -398,7 +392,7 @@ export async function runReadQuery(
     if (!READ_STATEMENTS.has(prepared.statementType)) {
       throw new IngestError(
         'QUERY_FAILED',
-        `Only SELECT and EXPLAIN statements can run here (got ${StatementType[prepared.statementType]}).`,
+        `Queries only read here: SELECT (DESCRIBE, SHOW, SUMMARIZE) and EXPLAIN run, ${StatementType[prepared.statementType]} does not.`,
       );
     }
     const reader = await prepared.streamAndReadUntil(maxRows + 1);

@@ -10,10 +10,10 @@
  * directory can query; other local users reach the port but not the data.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { errorMessage, IngestError } from '../errors.ts';
 import { DEFAULT_MAX_ROWS, type SqlQueryable } from './types.ts';
 
@@ -118,7 +118,7 @@ export async function startQueryServer(
     url: endpoint.url,
     close() {
       closing ??= (async () => {
-        await rm(file, { force: true });
+        await removeEndpointFile(file, token);
         await closeServer(server);
       })();
       return closing;
@@ -128,9 +128,21 @@ export async function startQueryServer(
 
 /** Written beside and renamed into place, so a client never reads half a file. */
 async function writeEndpointFile(file: string, endpoint: QueryEndpoint): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(endpoint)}\n`, { mode: 0o600 });
   await rename(temp, file);
+}
+
+/** Removes the file only while it is still ours: another process may have published its own since. */
+async function removeEndpointFile(file: string, token: string): Promise<void> {
+  let current: Partial<QueryEndpoint> | null;
+  try {
+    current = JSON.parse(await readFile(file, 'utf8')) as Partial<QueryEndpoint> | null;
+  } catch {
+    return; // gone already, or not a file this server wrote
+  }
+  if (current?.token === token) await rm(file, { force: true });
 }
 
 async function closeServer(server: ReturnType<typeof createServer>): Promise<void> {

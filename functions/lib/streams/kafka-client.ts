@@ -6,7 +6,8 @@ export function createKafka(config: PipelineConfig['kafka'], clientIdSuffix = ''
   const options: KafkaConfig = {
     clientId: config.clientId + clientIdSuffix,
     brokers: [...config.brokers],
-    ssl: config.ssl,
+    // A private CA (self-hosted Kafka, Redpanda) is passed through; otherwise the system CAs (MSK).
+    ssl: config.sslCa !== undefined ? { ca: [config.sslCa] } : config.ssl,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },

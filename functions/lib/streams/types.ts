@@ -25,5 +25,10 @@ export interface OutRecord {
 export interface StreamProducer {
   readonly kind: StreamKind;
   send(stream: StreamName, records: readonly OutRecord[]): Promise<void>;
+  /**
+   * Optional: rejects with a message that says what to do when `stream` does not exist or the
+   * service cannot be reached, so a long-running process (the bridge) fails at start, not later.
+   */
+  check?(stream: StreamName): Promise<void>;
   close(): Promise<void>;
 }

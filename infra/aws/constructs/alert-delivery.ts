@@ -1,4 +1,11 @@
-import { Stack, aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as subscriptions, custom_resources as cr } from 'aws-cdk-lib';
+import {
+  custom_resources as cr,
+  aws_iam as iam,
+  aws_kms as kms,
+  Stack,
+  aws_sns as sns,
+  aws_sns_subscriptions as subscriptions,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export const ALERT_TOPIC_PREFIX = 'alerts';
@@ -32,7 +39,9 @@ export class AlertDelivery extends Construct {
         physicalResourceId: cr.PhysicalResourceId.of('iot-data-ats-endpoint'),
       },
       // DescribeEndpoint has no resource-level permission.
-      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] })]),
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }),
+      ]),
       installLatestAwsSdk: false,
     });
     this.iotDataEndpoint = endpoint.getResponseField('endpointAddress');
@@ -45,11 +54,15 @@ export class AlertDelivery extends Construct {
 
   grantDeliver(role: iam.IRole): void {
     const stack = Stack.of(this);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['iot:Publish'],
-        resources: [`arn:${stack.partition}:iot:${stack.region}:${stack.account}:topic/${ALERT_TOPIC_PREFIX}/*`],
+        resources: [
+          `arn:${stack.partition}:iot:${stack.region}:${stack.account}:topic/${ALERT_TOPIC_PREFIX}/*`,
+        ],
       }),
     );
   }

@@ -4,8 +4,8 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-eventsourcemapping.html
  */
 import type { aws_lambda as lambda } from 'aws-cdk-lib';
-import type { EventSourceMapping } from '../../../functions/runner/mapping.ts';
 import type { StreamName } from '../../../functions/lib/streams/types.ts';
+import type { EventSourceMapping } from '../../../functions/runner/mapping.ts';
 
 export type MappingSource =
   | {
@@ -60,7 +60,9 @@ export function translateMapping(mapping: EventSourceMapping, source: MappingSou
   };
   if (source.kind === 'kinesis') {
     if (destination !== undefined) {
-      adjustments.push(`on-failure destination ${destination} -> S3 bucket: a Kinesis mapping cannot target a stream`);
+      adjustments.push(
+        `on-failure destination ${destination} -> S3 bucket: a Kinesis mapping cannot target a stream`,
+      );
     }
     return {
       props: {
@@ -68,7 +70,9 @@ export function translateMapping(mapping: EventSourceMapping, source: MappingSou
         eventSourceArn: source.streamArn(mapping.EventSource),
         // One batch in flight per shard keeps per-device order.
         parallelizationFactor: 1,
-        ...(destination === undefined ? {} : { destinationConfig: { onFailure: { destination: source.onFailureArn(destination) } } }),
+        ...(destination === undefined
+          ? {}
+          : { destinationConfig: { onFailure: { destination: source.onFailureArn(destination) } } }),
       },
       adjustments,
     };
@@ -79,10 +83,15 @@ export function translateMapping(mapping: EventSourceMapping, source: MappingSou
     topics: [mapping.EventSource],
     // Retries, bisect, partial batch response and a Kafka on-failure topic need provisioned pollers.
     // https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-    provisionedPollerConfig: { minimumPollers: source.minimumPollers, maximumPollers: Math.max(source.minimumPollers, 3) },
+    provisionedPollerConfig: {
+      minimumPollers: source.minimumPollers,
+      maximumPollers: Math.max(source.minimumPollers, 3),
+    },
     // The same cluster's dead-letter topic receives the failed records themselves.
     // https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html
-    ...(destination === undefined ? {} : { destinationConfig: { onFailure: { destination: `kafka://${destination}` } } }),
+    ...(destination === undefined
+      ? {}
+      : { destinationConfig: { onFailure: { destination: `kafka://${destination}` } } }),
   };
   if (source.kind === 'msk') {
     return {

@@ -1,5 +1,5 @@
 import { aws_cloudwatch as cloudwatch, type aws_lambda as lambda } from 'aws-cdk-lib';
-import { FIVE_MINUTES, ONE_MINUTE, type Monitoring } from './monitoring.ts';
+import { FIVE_MINUTES, type Monitoring, ONE_MINUTE } from './monitoring.ts';
 
 /**
  * Errors and throttles for each function, and how far its mapping is behind: IteratorAge (ms) on
@@ -13,7 +13,13 @@ export function addFunctionAlarms(
 ): void {
   for (const { name, fn } of functions) {
     const metric = (metricName: string, statistic: string, period = FIVE_MINUTES) =>
-      new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName, dimensionsMap: { FunctionName: fn.functionName }, statistic, period });
+      new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { FunctionName: fn.functionName },
+        statistic,
+        period,
+      });
     monitoring.alarm({
       name: `${name}-errors`,
       metric: metric('Errors', 'Sum'),
@@ -44,7 +50,11 @@ export function addFunctionAlarms(
         left: [metric('Duration', 'Average'), metric('Duration', 'p99')],
         width: 8,
       }),
-      new cloudwatch.GraphWidget({ title: `${name}: ${lag.metricName} (${lag.unit})`, left: [metric(lag.metricName, 'Maximum', ONE_MINUTE)], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: ${lag.metricName} (${lag.unit})`,
+        left: [metric(lag.metricName, 'Maximum', ONE_MINUTE)],
+        width: 8,
+      }),
     );
   }
 }

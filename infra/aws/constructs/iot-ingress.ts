@@ -1,4 +1,11 @@
-import { RemovalPolicy, Stack, aws_iam as iam, aws_iot as iot, aws_kinesis as kinesis, aws_logs as logs } from 'aws-cdk-lib';
+import {
+  aws_iam as iam,
+  aws_iot as iot,
+  type aws_kinesis as kinesis,
+  aws_logs as logs,
+  RemovalPolicy,
+  Stack,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export const TELEMETRY_RULE_NAME = 'iot_ingest_telemetry';
@@ -34,7 +41,9 @@ export class IotIngress extends Construct {
       }),
       description: 'iot-ingest topic rule: put into telemetry.raw, log its own errors',
     });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kinesis:PutRecord'], resources: [props.rawStream.streamArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['kinesis:PutRecord'], resources: [props.rawStream.streamArn] }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
@@ -48,12 +57,29 @@ export class IotIngress extends Construct {
         sql: "SELECT * FROM 'telemetry/+'",
         awsIotSqlVersion: '2016-03-23',
         ruleDisabled: false,
-        actions: [{ kinesis: { streamName: props.rawStream.streamName, partitionKey: '${topic(2)}', roleArn: role.roleArn } }],
-        errorAction: { cloudwatchLogs: { logGroupName: this.errorLogGroup.logGroupName, roleArn: role.roleArn, batchMode: false } },
+        actions: [
+          {
+            kinesis: {
+              streamName: props.rawStream.streamName,
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT rule substitution template, filled in by IoT Core
+              partitionKey: '${topic(2)}',
+              roleArn: role.roleArn,
+            },
+          },
+        ],
+        errorAction: {
+          cloudwatchLogs: {
+            logGroupName: this.errorLogGroup.logGroupName,
+            roleArn: role.roleArn,
+            batchMode: false,
+          },
+        },
       },
     });
     // A device connects as its thing name, publishes its own telemetry, reads its own alerts.
-    const arn = (resource: string) => `arn:${stack.partition}:iot:${stack.region}:${stack.account}:${resource}`;
+    const arn = (resource: string) =>
+      `arn:${stack.partition}:iot:${stack.region}:${stack.account}:${resource}`;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT policy variable, filled in by IoT Core
     const thing = '${iot:Connection.Thing.ThingName}';
     this.devicePolicy = new iot.CfnPolicy(this, 'DevicePolicy', {
       policyName: 'iot-ingest-device',

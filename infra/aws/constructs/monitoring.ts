@@ -1,7 +1,7 @@
 import {
-  Duration,
-  aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as actions,
+  aws_cloudwatch as cloudwatch,
+  Duration,
   aws_kms as kms,
   aws_sns as sns,
   aws_sns_subscriptions as subscriptions,
@@ -68,7 +68,9 @@ export class Monitoring extends Construct {
 
   /** The alarms as one status widget, at the top of the dashboard. */
   finish(): void {
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'alarms', alarms: this.alarms, width: 24 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'alarms', alarms: this.alarms, width: 24 }),
+    );
   }
 }
 

@@ -1,6 +1,16 @@
-import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
+import {
+  Duration,
+  aws_ec2 as ec2,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  RemovalPolicy,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { FUNCTION_SIZING, type PipelineFunction as FunctionName } from '../../../functions/cost/deployment.ts';
+import {
+  FUNCTION_SIZING,
+  type PipelineFunction as FunctionName,
+} from '../../../functions/cost/deployment.ts';
 
 export interface PipelineFunctionProps {
   readonly name: FunctionName;
@@ -45,7 +55,13 @@ export class PipelineFunction extends Construct {
       // EC2 does not scope these actions to resources (Resource must be "*").
       this.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
           resources: ['*'],
         }),
       );
@@ -62,7 +78,13 @@ export class PipelineFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment: props.environment,
-      ...(props.vpc ? { vpc: props.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: props.securityGroups } : {}),
+      ...(props.vpc
+        ? {
+            vpc: props.vpc,
+            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            securityGroups: props.securityGroups,
+          }
+        : {}),
     });
   }
 }

@@ -27,7 +27,12 @@ export class TelemetryStore extends Construct {
         INFLUXDB_TOKEN_SECRET_ARN: config.tokenSecretArn,
       };
       this.#grant = (role) =>
-        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [config.tokenSecretArn] }));
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [config.tokenSecretArn],
+          }),
+        );
       return;
     }
     const database = new timestream.CfnDatabase(this, 'Database', { databaseName: config.database });
@@ -51,18 +56,31 @@ export class TelemetryStore extends Construct {
         },
       },
     });
-    table.addDependency(database);
+    table.node.addDependency(database);
     this.table = table;
-    this.environment = { IOT_STORE: 'timestream', TIMESTREAM_DATABASE: config.database, TIMESTREAM_TABLE: config.table };
+    this.environment = {
+      IOT_STORE: 'timestream',
+      TIMESTREAM_DATABASE: config.database,
+      TIMESTREAM_TABLE: config.table,
+    };
     const tableArn = table.attrArn;
     const bucketArn = props.rejectedDataBucket.bucketArn;
     this.#grant = (role) => {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['timestream:WriteRecords'], resources: [tableArn] }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['timestream:WriteRecords'], resources: [tableArn] }),
+      );
       // Endpoint discovery: the SDK asks which cell to write to. IAM has no resource for it.
       // https://docs.aws.amazon.com/timestream/latest/developerguide/Using-API.endpoint-discovery.html
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['timestream:DescribeEndpoints'], resources: ['*'] }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['timestream:DescribeEndpoints'], resources: ['*'] }),
+      );
       // Timestream writes rejected-record reports as the writer.
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [`${bucketArn}/${TIMESTREAM_REJECTED_PREFIX}*`] }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [`${bucketArn}/${TIMESTREAM_REJECTED_PREFIX}*`],
+        }),
+      );
     };
   }
 

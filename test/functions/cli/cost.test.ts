@@ -34,12 +34,24 @@ describe('iot-ingest cost', () => {
   it('prints JSON for one variant, with the given batch durations', async () => {
     const out = captureStdout();
 
-    const code = await costCommand(['--devices', '10', '--interval', '60', '--variant', 'kinesis', '--batch-ms', 'validate=40', '--json']);
+    const code = await costCommand([
+      '--devices',
+      '10',
+      '--interval',
+      '60',
+      '--variant',
+      'kinesis',
+      '--batch-ms',
+      'validate=40',
+      '--json',
+    ]);
 
     expect(code).toBe(0);
     const parsed = JSON.parse(out.text()) as { estimates: { variant: string; lines: { item: string }[] }[] };
     expect(parsed.estimates.map((e) => e.variant)).toEqual(['kinesis']);
-    expect(parsed.estimates[0]!.lines.some((l) => l.item === 'validate duration (1024 MB x 40 ms)')).toBe(true);
+    expect(parsed.estimates[0]!.lines.some((l) => l.item === 'validate duration (1024 MB x 40 ms)')).toBe(
+      true,
+    );
   });
 
   it.each([

@@ -17,7 +17,10 @@ describe('estimateKinesis, hand-computed', () => {
   // Per-batch durations are given (validate 50 ms, detect 10 ms, write 100 ms) so the Lambda lines
   // do not depend on the model.
   const fleet: Fleet = { devices: 1_000, intervalSeconds: 10, payloadBytes: 100 };
-  const estimate = estimateKinesis(fleet, { mappings: defaultMappings(), batchMs: { validate: 50, detect: 10, write: 100 } });
+  const estimate = estimateKinesis(fleet, {
+    mappings: defaultMappings(),
+    batchMs: { validate: 50, detect: 10, write: 100 },
+  });
 
   it('prices IoT Core connectivity, messages, the rule and its action', () => {
     // 1,000 devices x 730 h x 60 min = 43,800,000 connection-minutes x $0.08/M = $3.504
@@ -71,24 +74,49 @@ describe('estimateKinesis, hand-computed', () => {
     // 3.504 + 262.8 + 2 x 39.42 + 43.8 + 7.3584 + 14.6 + 3 x 0.5256 + 1.75200876 + 0.175200876
     // + 3.50401752 + 1.284941 + 131.4 + 21.14654 + 8.81105 + alarms + 3
     const expected =
-      3.504 + 262.8 + 2 * 39.42 + 43.8 + 7.3584 + 14.6 + 3 * 0.5256 + 1.75200876 + 0.175200876 + 3.50401752 +
-      1.284941 + 131.4 + 21.14654 + 8.81105 + ALARM_COUNT.kinesis * 0.1 + 3;
+      3.504 +
+      262.8 +
+      2 * 39.42 +
+      43.8 +
+      7.3584 +
+      14.6 +
+      3 * 0.5256 +
+      1.75200876 +
+      0.175200876 +
+      3.50401752 +
+      1.284941 +
+      131.4 +
+      21.14654 +
+      8.81105 +
+      ALARM_COUNT.kinesis * 0.1 +
+      3;
     expect(estimate.totalUsd).toBeCloseTo(expected, 3);
-    expect(estimate.totalUsd).toBeCloseTo(estimate.lines.reduce((sum, l) => sum + l.usd, 0), 9);
+    expect(estimate.totalUsd).toBeCloseTo(
+      estimate.lines.reduce((sum, l) => sum + l.usd, 0),
+      9,
+    );
   });
 });
 
 describe('estimateKinesis, scaling', () => {
   it('adds shards when the load passes 1,000 records a second', () => {
     // Prepare: 50,000 devices at 1 Hz = 50,000 records/s -> 50 shards for raw and for valid
-    const estimate = estimateKinesis({ devices: 50_000, intervalSeconds: 1, payloadBytes: 64 }, { mappings: defaultMappings() });
+    const estimate = estimateKinesis(
+      { devices: 50_000, intervalSeconds: 1, payloadBytes: 64 },
+      { mappings: defaultMappings() },
+    );
 
     // Assess
-    expect(estimate.lines.some((l) => l.item.startsWith('shards (raw 50, valid 50, dlq 1, alerts 1)'))).toBe(true);
+    expect(estimate.lines.some((l) => l.item.startsWith('shards (raw 50, valid 50, dlq 1, alerts 1)'))).toBe(
+      true,
+    );
   });
 
   it('meters a 6 KB payload as two IoT messages', () => {
-    const estimate = estimateKinesis({ devices: 1_000, intervalSeconds: 10, payloadBytes: 6_000 }, { mappings: defaultMappings() });
+    const estimate = estimateKinesis(
+      { devices: 1_000, intervalSeconds: 10, payloadBytes: 6_000 },
+      { mappings: defaultMappings() },
+    );
 
     // 262.8 M readings x 2 units x $1.00/M
     expect(usd(estimate, 'messages published')).toBeCloseTo(525.6, 6);
@@ -97,7 +125,10 @@ describe('estimateKinesis, scaling', () => {
 
 describe('estimateKafka, hand-computed', () => {
   const fleet: Fleet = { devices: 1_000, intervalSeconds: 10, payloadBytes: 100 };
-  const estimate = estimateKafka(fleet, { mappings: defaultMappings(), batchMs: { validate: 50, detect: 10, write: 100 } });
+  const estimate = estimateKafka(fleet, {
+    mappings: defaultMappings(),
+    batchMs: { validate: 50, detect: 10, write: 100 },
+  });
 
   it('meters the publish, the delivery to the bridge and its PUBACK', () => {
     // 262.8 M x (1 + 1 + 1) = 788.4 M messages x $1.00/M

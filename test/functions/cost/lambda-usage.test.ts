@@ -9,12 +9,15 @@ describe('invocations', () => {
     { rate: 100, shards: 1, batch: 500, perSecond: 1, meanBatch: 100 },
     { rate: 2_000, shards: 2, batch: 500, perSecond: 4, meanBatch: 500 },
     { rate: 0, shards: 1, batch: 500, perSecond: 0, meanBatch: 0 },
-  ])('$rate records/s on $shards shard(s), BatchSize $batch', ({ rate, shards, batch, perSecond, meanBatch }) => {
-    const usage = invocations(rate, shards, { BatchSize: batch });
+  ])(
+    '$rate records/s on $shards shard(s), BatchSize $batch',
+    ({ rate, shards, batch, perSecond, meanBatch }) => {
+      const usage = invocations(rate, shards, { BatchSize: batch });
 
-    expect(usage.perSecond).toBeCloseTo(perSecond, 9);
-    expect(usage.meanBatch).toBeCloseTo(meanBatch, 9);
-  });
+      expect(usage.perSecond).toBeCloseTo(perSecond, 9);
+      expect(usage.meanBatch).toBeCloseTo(meanBatch, 9);
+    },
+  );
 });
 
 describe('batchDurationMs', () => {

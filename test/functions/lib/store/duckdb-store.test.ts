@@ -261,6 +261,23 @@ describe('DuckDbStore', () => {
       expect((await store.query('SELECT count(*) FROM readings')).rows).toEqual([[0]]);
     });
 
+    it('stops a running query when its signal aborts', async () => {
+      // Prepare
+      const abort = new AbortController();
+      const started = Date.now();
+
+      // Act
+      const query = store.query('SELECT count(*) FROM range(1000000000000) a', { signal: abort.signal });
+      setTimeout(() => abort.abort(), 200);
+
+      // Assess
+      await expect(query).rejects.toMatchObject({
+        code: 'QUERY_FAILED',
+        message: expect.stringMatching(/interrupt/i),
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
     it('sees writes as soon as they commit', async () => {
       // Prepare
       await store.writeReadings([aReading({ ts: T0, seq: 1 })]);

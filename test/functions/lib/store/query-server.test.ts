@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -129,6 +129,18 @@ describe('startQueryServer', () => {
 
     // Assess
     expect(response.status).toBe(404);
+  });
+
+  it("leaves another server's endpoint file alone on close", async () => {
+    // Prepare: a second pipeline published its endpoint in the same directory since
+    const other = JSON.stringify({ url: 'http://127.0.0.1:1', pid: 1, token: 'other' });
+    await writeFile(join(dir, QUERY_ENDPOINT_FILE), other);
+
+    // Act
+    await server.close();
+
+    // Assess
+    expect(await readFile(join(dir, QUERY_ENDPOINT_FILE), 'utf8')).toBe(other);
   });
 
   it('removes its endpoint file and stops listening on close', async () => {

@@ -1,0 +1,19 @@
+/**
+ * Flatline (stuck sensor): the value has stayed within `tolerance` of a reference for a while. A
+ * live sensor's noise moves it; a stuck one repeats itself. The reference is the first value of
+ * the current run, so a slow creep within tolerance per step still breaks the run.
+ */
+import type { MetricRules } from '../profiles.ts';
+import { M } from '../state.ts';
+
+/** Device ms the value has stayed within tolerance (0 when this reading moved it). */
+export function flatFor(st: Float64Array, o: number, rules: MetricRules, x: number, ts: number): number {
+  const ref = st[o + M.stuckRef]!;
+  const d = x - ref;
+  if (Number.isNaN(ref) || d > rules.flatline.tolerance || d < -rules.flatline.tolerance) {
+    st[o + M.stuckRef] = x;
+    st[o + M.stuckSince] = ts;
+    return 0;
+  }
+  return ts - st[o + M.stuckSince]!;
+}

@@ -1,0 +1,209 @@
+/**
+ * The binary form of a DetectEngine's state (DetectEngine.snapshot / restore): a 4-byte marker,
+ * then one Avro record (avsc, compiled once). The typed arrays go in as `bytes` columns, copied as
+ * they are (little-endian: every platform we run on, x86-64 and ARM64, is), so a snapshot of a
+ * million device-metrics is a handful of memcpys, not a million objects. Incidents carry their
+ * open alert in the alert stream's own encoding (alert-codec.ts), so it evolves with that schema.
+ */
+import { endianness } from 'node:os';
+import avro from 'avsc';
+import { type Alert, decodeAlert, encodeAlert } from '../lib/codec/alert-codec.ts';
+import { IngestError } from '../lib/errors.ts';
+
+const MAGIC = Buffer.from('IDS1', 'latin1');
+
+export const IncidentScope = { metric: 0, device: 1, gateway: 2, departed: 3 } as const;
+export type IncidentScope = (typeof IncidentScope)[keyof typeof IncidentScope];
+
+export interface SnapshotIncident {
+  scope: IncidentScope;
+  /** The book's key (metric slot * 8 + rule, device slot, gateway slot); 0 for departed devices. */
+  key: number;
+  lastBreachAt: number;
+  repeats: number;
+  alert: Alert;
+}
+
+export interface SnapshotParts {
+  clock: number;
+  devices: {
+    /** Per slot up to the high-water mark; null for a free slot. */
+    ids: (string | null)[];
+    free: Int32Array;
+    device: Float64Array;
+    gateway: Int32Array;
+    flags: Uint8Array;
+    metric: Float64Array;
+    openMask: Uint8Array;
+  };
+  gateways: { ids: string[]; state: Float64Array; flags: Uint8Array };
+  incidents: SnapshotIncident[];
+  counters: Record<string, number>;
+}
+
+const TYPE = avro.Type.forSchema({
+  type: 'record',
+  name: 'DetectorSnapshot',
+  namespace: 'io.iotingest.detect',
+  fields: [
+    { name: 'clock', type: 'double' },
+    {
+      name: 'devices',
+      type: {
+        type: 'record',
+        name: 'DeviceColumns',
+        fields: [
+          { name: 'ids', type: { type: 'array', items: ['null', 'string'] } },
+          { name: 'free', type: 'bytes' },
+          { name: 'device', type: 'bytes' },
+          { name: 'gateway', type: 'bytes' },
+          { name: 'flags', type: 'bytes' },
+          { name: 'metric', type: 'bytes' },
+          { name: 'openMask', type: 'bytes' },
+        ],
+      },
+    },
+    {
+      name: 'gateways',
+      type: {
+        type: 'record',
+        name: 'GatewayColumns',
+        fields: [
+          { name: 'ids', type: { type: 'array', items: 'string' } },
+          { name: 'state', type: 'bytes' },
+          { name: 'flags', type: 'bytes' },
+        ],
+      },
+    },
+    {
+      name: 'incidents',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'OpenIncident',
+          fields: [
+            { name: 'scope', type: 'int' },
+            { name: 'key', type: 'double' },
+            { name: 'lastBreachAt', type: 'double' },
+            { name: 'repeats', type: 'long' },
+            {
+              name: 'alert',
+              type: 'bytes',
+              doc: 'the open alert, single-object encoded (schemas/alert.avsc)',
+            },
+          ],
+        },
+      },
+    },
+    { name: 'counters', type: { type: 'map', values: 'double' } },
+  ],
+});
+
+interface Encoded {
+  clock: number;
+  devices: {
+    ids: (string | null)[];
+    free: Buffer;
+    device: Buffer;
+    gateway: Buffer;
+    flags: Buffer;
+    metric: Buffer;
+    openMask: Buffer;
+  };
+  gateways: { ids: string[]; state: Buffer; flags: Buffer };
+  incidents: { scope: number; key: number; lastBreachAt: number; repeats: number; alert: Buffer }[];
+  counters: Record<string, number>;
+}
+
+export function encodeSnapshot(parts: SnapshotParts): Uint8Array {
+  assertLittleEndian();
+  const { devices, gateways } = parts;
+  const encoded: Encoded = {
+    clock: parts.clock,
+    devices: {
+      ids: devices.ids,
+      free: bytesOf(devices.free),
+      device: bytesOf(devices.device),
+      gateway: bytesOf(devices.gateway),
+      flags: bytesOf(devices.flags),
+      metric: bytesOf(devices.metric),
+      openMask: bytesOf(devices.openMask),
+    },
+    gateways: { ids: gateways.ids, state: bytesOf(gateways.state), flags: bytesOf(gateways.flags) },
+    incidents: parts.incidents.map((i) => ({
+      scope: i.scope,
+      key: i.key,
+      lastBreachAt: i.lastBreachAt,
+      repeats: i.repeats,
+      alert: encodeAlert(i.alert),
+    })),
+    counters: parts.counters,
+  };
+  return Buffer.concat([MAGIC, TYPE.toBuffer(encoded)]);
+}
+
+/** Throws IngestError (CONFIG_INVALID) when `bytes` are not a snapshot this version can read. */
+export function decodeSnapshot(bytes: Uint8Array): SnapshotParts {
+  assertLittleEndian();
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new IngestError(
+      'CONFIG_INVALID',
+      `not a detector snapshot (starts with ${buf.subarray(0, 4).toString('hex') || 'nothing'})`,
+    );
+  }
+  let decoded: Encoded;
+  try {
+    decoded = TYPE.fromBuffer(buf.subarray(MAGIC.length)) as Encoded;
+  } catch (error) {
+    throw new IngestError('CONFIG_INVALID', 'detector snapshot is damaged or from an incompatible version', {
+      cause: error,
+    });
+  }
+  const { devices, gateways } = decoded;
+  return {
+    clock: decoded.clock,
+    devices: {
+      ids: devices.ids,
+      free: new Int32Array(copy(devices.free)),
+      device: new Float64Array(copy(devices.device)),
+      gateway: new Int32Array(copy(devices.gateway)),
+      flags: new Uint8Array(copy(devices.flags)),
+      metric: new Float64Array(copy(devices.metric)),
+      openMask: new Uint8Array(copy(devices.openMask)),
+    },
+    gateways: {
+      ids: gateways.ids,
+      state: new Float64Array(copy(gateways.state)),
+      flags: new Uint8Array(copy(gateways.flags)),
+    },
+    incidents: decoded.incidents.map((i) => ({
+      scope: i.scope as IncidentScope,
+      key: i.key,
+      lastBreachAt: i.lastBreachAt,
+      repeats: i.repeats,
+      alert: decodeAlert(i.alert),
+    })),
+    counters: decoded.counters,
+  };
+}
+
+function bytesOf(array: Float64Array | Int32Array | Uint8Array): Buffer {
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
+/** An aligned copy (Avro bytes may sit at any offset; a Float64Array view needs a multiple of 8). */
+function copy(buf: Buffer): ArrayBuffer {
+  const out = new ArrayBuffer(buf.length);
+  new Uint8Array(out).set(buf);
+  return out;
+}
+
+function assertLittleEndian(): void {
+  if (endianness() !== 'LE')
+    throw new IngestError(
+      'CONFIG_INVALID',
+      'detector snapshots are written little-endian; this host is big-endian',
+    );
+}
