@@ -32,6 +32,8 @@ export interface AnomalyOptions {
   startAfterMs: number;
   /** Normal time between the end of one anomaly and the start of the next on a device. */
   minGapMs: number;
+  /** Device time by which every anomaly must be over (the end of the run), so none is cut short. */
+  until: number;
 }
 
 export const DEFAULT_ANOMALY_OPTIONS: Readonly<AnomalyOptions> = Object.freeze({
@@ -41,6 +43,7 @@ export const DEFAULT_ANOMALY_OPTIONS: Readonly<AnomalyOptions> = Object.freeze({
   metrics: METRICS,
   startAfterMs: 3_600_000,
   minGapMs: 30 * 60_000,
+  until: Number.POSITIVE_INFINITY,
 });
 
 interface Shape {
@@ -125,6 +128,10 @@ export class AnomalyInjector {
     const magnitude = this.#random.between(shape.magnitude[0], shape.magnitude[1]);
     const metric = kind === 'dropout' ? -1 : this.#pickMetric(kind, reading, magnitude);
     const drawnUp = this.#random.next() < 0.5;
+    if (reading.ts + duration > this.#options.until) {
+      this.#nextStart = Number.POSITIVE_INFINITY;
+      return undefined;
+    }
     if (metric === undefined) {
       // No metric has room for this anomaly right now (a dip on a value near its floor): try later.
       this.#nextStart = reading.ts + this.#gap();

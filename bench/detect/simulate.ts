@@ -59,7 +59,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
   for (let i = 0; i < devices; i++) {
     const id = `sim-${String(i).padStart(5, '0')}`;
     signals.push(new DeviceSignal(id, options.seed * 1_000_003 + i, startTs));
-    injectors.push(new AnomalyInjector(id, i, { ...options.anomalies, seed: options.seed }, options.onLabel));
+    const until = startTs + steps * intervalMs - intervalMs;
+    injectors.push(new AnomalyInjector(id, i, { until, ...options.anomalies, seed: options.seed }, options.onLabel));
     // Readings spread over the interval, so devices do not report in lockstep.
     phases[i] = random.next() * (1 - 2 * jitter) * intervalMs + jitter * intervalMs;
   }

@@ -12,9 +12,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run SQL against the time-series store (lists tables with no SQL)',
     load: async () => (await import('./query.ts')).queryCommand,
   },
+  bridge: {
+    summary: 'move MQTT telemetry into Kafka or Kinesis, acknowledging only what the stream has',
+    load: async () => (await import('./bridge.ts')).bridgeCommand,
+  },
   simulate: {
     summary: 'publish simulated device readings to an MQTT broker',
     load: async () => (await import('./simulate.ts')).simulateCommand,
+  },
+  bench: {
+    summary: 'measure throughput, latency and ceilings on this machine (bench/results/)',
+    load: async () => (await import('./bench.ts')).benchCommand,
   },
   'simulate-part': {
     summary: '',

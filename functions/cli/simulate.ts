@@ -12,6 +12,7 @@ interface SimulateOptions {
   qos: '0' | '1';
   format: 'avro' | 'json';
   seed: number;
+  idPrefix: string;
   connections?: number;
   gateways?: number;
   profile: 'default' | 'arm-gateway';
@@ -42,6 +43,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     .option('--qos <qos>', 'MQTT QoS', oneOf('0', '1'), '1')
     .option('--format <format>', 'payload format of single readings', oneOf('avro', 'json'), 'avro')
     .option('--seed <n>', 'random seed: the same seed gives the same readings', positiveInt, 1)
+    .option('--id-prefix <prefix>', 'device ids are <prefix>00000, <prefix>00001, ...', 'dev-')
     .option('--connections <n>', 'MQTT connections the devices share (per process)', positiveInt)
     .option(
       '--gateways <n>',
@@ -88,7 +90,7 @@ function fleetOptions(o: SimulateOptions, part: number, parts: number): Omit<Fle
     qos: o.qos === '1' ? 1 : 0,
     format: o.format,
     seed: o.seed + part,
-    idPrefix: parts > 1 ? `dev-p${part}-` : 'dev-',
+    idPrefix: parts > 1 ? `${o.idPrefix}p${part}-` : o.idPrefix,
     ...(o.gateways !== undefined ? { gateways: Math.max(1, Math.round(o.gateways / parts)) } : {}),
     ...(o.connections !== undefined ? { connections: o.connections } : arm ? { connections: 1 } : {}),
     ...(arm ? { maxOutstanding: 64 } : {}),

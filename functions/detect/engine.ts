@@ -15,7 +15,7 @@ import { driftDuration, driftScore, learnFast } from './detectors/drift.ts';
 import { flatFor } from './detectors/flatline.ts';
 import { ratePerSecond } from './detectors/rate.ts';
 import { deviceSilence, SilenceVerdict, silenceOpenedAt } from './detectors/silence.ts';
-import { learnBaseline, zScore } from './detectors/spike.ts';
+import { learnBaseline, rewarm, zScore } from './detectors/spike.ts';
 import { thresholdExcess } from './detectors/threshold.ts';
 import { type Incident, IncidentBook, type OpenFields } from './incidents.ts';
 import { builtInProfiles, type DeviceProfile, type DeviceProfiles, type MetricRules } from './profiles.ts';
@@ -310,7 +310,9 @@ export class DetectEngine {
       }
     }
     let flat = false;
+    let wasFlat = false;
     if (rules.flatline.enabled) {
+      wasFlat = st[o + M.lastTs]! - st[o + M.stuckSince]! >= rules.flatline.durationMs;
       const flatMs = flatFor(st, o, rules, x, ts);
       if (flatMs >= rules.flatline.durationMs) {
         flat = true;
@@ -329,14 +331,15 @@ export class DetectEngine {
       }
     }
     // A stuck sensor says nothing about the signal: learning from it would shrink the variance and
-    // make the first honest reading afterwards look like a spike.
-    if (!flat) {
-      learnBaseline(st, o, rules, x, z);
-      learnFast(st, o, rules, x);
-    }
+    // make the first honest reading afterwards look like a spike. When it moves again, what was
+    // learned before it is stale (the signal went on without it), so the baseline starts over.
+    if (wasFlat && !flat) rewarm(st, o, x);
+    else if (!flat && learnBaseline(st, o, rules, x, z)) learnFast(st, o, rules, x);
     if (rules.drift.enabled) {
       const score = driftScore(st, o, rules);
-      if (driftDuration(st, o, rules, score, ts) >= rules.drift.minDurationMs) {
+      const over = driftDuration(st, o, rules, score, ts);
+      const driftOpen = (this.#devices.openMask[ms]! & (1 << RULE.drift)) !== 0;
+      if (over >= rules.drift.minDurationMs || (over >= 0 && driftOpen)) {
         bits |= 1 << RULE.drift;
         scores[RULE.drift] = score;
       }

@@ -65,6 +65,8 @@ export interface MetricRules {
     readonly enabled: boolean;
     readonly tolerance: number;
     readonly durationMs: number;
+    /** A gap longer than the device's silence time breaks a run: "unchanged" needs readings. */
+    readonly maxGapMs: number;
     readonly severity: Severity;
   };
   /** Static limits; -Infinity / Infinity when not set. */
@@ -118,11 +120,6 @@ export class DeviceProfiles {
   profileFor(deviceId: string): DeviceProfile {
     for (const { pattern, profile } of this.#matchers) if (pattern.test(deviceId)) return profile;
     return this.defaults;
-  }
-
-  /** The longest silence threshold of any profile: the bound for gateway silence of mixed fleets. */
-  get longestSilenceMs(): number {
-    return Math.max(...this.profiles.map((p) => p.silence.afterMs));
   }
 }
 
@@ -287,7 +284,7 @@ function resolve(
       const metrics = (layer.metrics ?? {}) as Json;
       merged = merge(merge(merged, (metrics['*'] ?? {}) as Json), (metrics[metric] ?? {}) as Json);
     }
-    return resolveMetric(metric, merged, expectedIntervalMs, `${path}.metrics.${metric}`, source);
+    return resolveMetric(metric, merged, expectedIntervalMs, afterMs, `${path}.metrics.${metric}`, source);
   });
   return deepFreeze({
     name,
@@ -313,6 +310,7 @@ function resolveMetric(
   metric: Metric,
   r: Json,
   expectedIntervalMs: number,
+  silenceMs: number,
   path: string,
   source: string,
 ): MetricRules {
@@ -363,6 +361,7 @@ function resolveMetric(
       enabled: bool(flatline.enabled, at('flatline.enabled')),
       tolerance: num(flatline.tolerance, at('flatline.tolerance'), { min: 0 }),
       durationMs: num(flatline.durationMs, at('flatline.durationMs'), { gt: 0 }),
+      maxGapMs: silenceMs,
       severity: severity(flatline.severity, at('flatline.severity')),
     },
     threshold: {

@@ -22,45 +22,50 @@ export const DEFAULT_VALIDATE_OPTIONS: Readonly<ValidateOptions> = Object.freeze
   now: Date.now,
 });
 
-export interface ValidateResult {
-  /** Canonical records for telemetry.valid, keyed by device id. */
-  valid: OutRecord[];
-  /** Dead letters for telemetry.dlq: the original bytes with reason, detail and origin headers. */
-  rejected: OutRecord[];
-  /** Reason code -> count, for metrics. */
-  reasons: Partial<Record<ErrorCode, number>>;
+/**
+ * Where validation puts its verdicts, one call per reading or rejected record. The handler turns
+ * them into stream records; the fused path hands readings straight to detect and the store.
+ */
+export interface ValidationSink {
+  /** A reading that passed, with the record it came in (a gateway record yields many). */
+  accept(reading: Reading, record: SourceRecord): void;
+  /** A record that cannot be used as it is: it belongs in the dead-letter stream. */
+  reject(record: SourceRecord, code: ErrorCode, detail: string): void;
 }
 
+const TELEMETRY_PREFIX = 'telemetry/';
 const GATEWAY_TOPIC = /^gateways\/([^/]+)\/telemetry$/;
-const TELEMETRY_TOPIC = /^telemetry\/([^/]+)$/;
 
 /**
- * validate's logic: every input record ends up either as one or more canonical readings or as a
- * dead letter that says why. Nothing is dropped.
+ * validate's logic: every input record ends up either as one or more readings in the current schema
+ * or as a rejection that says why. Nothing is dropped. Decoding resolves the writer schema (by
+ * fingerprint, Confluent id, or the container's embedded schema) to the reader schema; the checks
+ * here are what a schema cannot say: finite metrics, a plausible timestamp, a sane sequence number,
+ * and a payload that claims the device its topic names.
  */
-export function validateRecords(
+export function validateEach(
   records: readonly SourceRecord[],
   registry: SchemaRegistry,
-  options: ValidateOptions = DEFAULT_VALIDATE_OPTIONS,
-): ValidateResult {
-  const result: ValidateResult = { valid: [], rejected: [], reasons: {} };
+  options: ValidateOptions,
+  sink: ValidationSink,
+): void {
   const now = options.now();
-  for (const record of records) {
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
     try {
       const topic = record.headers[HEADER.mqttTopic] ?? '';
-      const single = TELEMETRY_TOPIC.exec(topic);
-      if (single) {
+      if (topic.startsWith(TELEMETRY_PREFIX) && topic.indexOf('/', TELEMETRY_PREFIX.length) === -1) {
         const reading = decodeReading(record.value, registry, options.maxPayloadBytes);
-        checkReading(reading, single[1]!, now, options);
-        result.valid.push(canonical(reading, record, registry));
+        checkDevice(reading, topic);
+        checkReading(reading, now, options);
+        sink.accept(reading, record);
         continue;
       }
-      const gateway = GATEWAY_TOPIC.exec(topic);
-      if (gateway) {
+      if (GATEWAY_TOPIC.test(topic)) {
         const readings = decodeReadingContainer(record.value, registry, options.maxPayloadBytes);
         // A gateway batch is accepted or rejected whole, so one dead letter carries its bytes.
-        for (const reading of readings) checkReading(reading, undefined, now, options);
-        for (const reading of readings) result.valid.push(canonical(reading, record, registry));
+        for (const reading of readings) checkReading(reading, now, options);
+        for (const reading of readings) sink.accept(reading, record);
         continue;
       }
       throw new RejectedRecordError(
@@ -70,52 +75,80 @@ export function validateRecords(
           : `topic "${topic}" is neither telemetry/{deviceId} nor gateways/{gatewayId}/telemetry`,
       );
     } catch (error) {
-      const code: ErrorCode = error instanceof RejectedRecordError ? error.code : 'AVRO_INVALID';
-      result.reasons[code] = (result.reasons[code] ?? 0) + 1;
-      result.rejected.push(deadLetter(record, code, errorMessage(error)));
+      if (error instanceof RejectedRecordError) sink.reject(record, error.code, error.message);
+      // Not a rejection the codec knows: still the record's bytes that broke it, so it is a dead
+      // letter (replayable once fixed) rather than a batch that fails forever.
+      else sink.reject(record, 'AVRO_INVALID', `unexpected decoder error: ${errorMessage(error)}`);
     }
   }
-  return result;
 }
 
-function checkReading(
-  reading: Reading,
-  topicDevice: string | undefined,
-  now: number,
-  options: ValidateOptions,
-): void {
-  if (topicDevice !== undefined && reading.deviceId !== topicDevice) {
+function checkDevice(reading: Reading, topic: string): void {
+  const id = reading.deviceId;
+  if (topic.length !== TELEMETRY_PREFIX.length + id.length || !topic.endsWith(id)) {
     throw new RejectedRecordError(
       'DEVICE_MISMATCH',
-      `payload claims device "${reading.deviceId}" but arrived on telemetry/${topicDevice}`,
+      `payload claims device "${id}" but arrived on ${topic}; a device may only publish as itself`,
     );
   }
+}
+
+function checkReading(reading: Reading, now: number, options: ValidateOptions): void {
   if (reading.deviceId.length === 0 || reading.deviceId.length > 128) {
     throw new RejectedRecordError('READING_INVALID', 'deviceId must be 1 to 128 characters');
   }
-  if (!Number.isSafeInteger(reading.ts) || reading.ts > now + options.maxFutureMs) {
-    throw new RejectedRecordError('READING_INVALID', `ts ${reading.ts} is in the future (clock now ${now})`);
-  }
-  if (reading.ts < now - options.maxPastMs) {
+  const ts = reading.ts;
+  if (!Number.isSafeInteger(ts) || ts > now + options.maxFutureMs) {
     throw new RejectedRecordError(
       'READING_INVALID',
-      `ts ${reading.ts} is older than the ${options.maxPastMs} ms allowed`,
+      `ts ${ts} is more than ${options.maxFutureMs} ms ahead of the clock (${now}); check the device's clock`,
+    );
+  }
+  if (ts < now - options.maxPastMs) {
+    throw new RejectedRecordError(
+      'READING_INVALID',
+      `ts ${ts} is more than ${options.maxPastMs} ms in the past (clock ${now})`,
     );
   }
   if (!Number.isSafeInteger(reading.seq) || reading.seq < 0) {
     throw new RejectedRecordError('READING_INVALID', `seq ${reading.seq} must be a non-negative integer`);
   }
-  for (const metric of METRICS) {
+  for (let m = 0; m < METRICS.length; m++) {
+    const metric = METRICS[m]!;
     const value = reading[metric];
     if (value !== null && !Number.isFinite(value)) {
-      throw new RejectedRecordError(
-        'READING_INVALID',
-        `${metric} is ${value}; metrics must be finite numbers`,
-      );
+      throw new RejectedRecordError('READING_INVALID', `${metric} is ${value}; metrics must be finite numbers`);
     }
   }
 }
 
-function canonical(reading: Reading, record: SourceRecord, registry: SchemaRegistry): OutRecord {
-  return { key: reading.deviceId, value: encodeReading(reading, registry), headers: record.headers };
+export interface ValidateResult {
+  /** Canonical records for telemetry.valid: current-schema single-object Avro, keyed by device id. */
+  valid: OutRecord[];
+  /** Dead letters for telemetry.dlq: the original bytes with reason, detail and origin headers. */
+  rejected: OutRecord[];
+  /** The records rejected, in the order of `rejected`. */
+  rejectedRecords: SourceRecord[];
+  /** Reason code -> count, for metrics. */
+  reasons: Partial<Record<ErrorCode, number>>;
+}
+
+/** validateEach, collected into the records the validate function writes. */
+export function validateRecords(
+  records: readonly SourceRecord[],
+  registry: SchemaRegistry,
+  options: ValidateOptions = DEFAULT_VALIDATE_OPTIONS,
+): ValidateResult {
+  const result: ValidateResult = { valid: [], rejected: [], rejectedRecords: [], reasons: {} };
+  validateEach(records, registry, options, {
+    accept(reading, record) {
+      result.valid.push({ key: reading.deviceId, value: encodeReading(reading, registry), headers: record.headers });
+    },
+    reject(record, code, detail) {
+      result.reasons[code] = (result.reasons[code] ?? 0) + 1;
+      result.rejected.push(deadLetter(record, code, detail));
+      result.rejectedRecords.push(record);
+    },
+  });
+  return result;
 }

@@ -3,8 +3,9 @@
  * EWMA follows the signal closely; the baseline (spike.ts) follows it with a lag of roughly
  * slope x baseline time constant. When the two part by more than `z` standard deviations of their
  * difference on white noise (profiles.ts, ewmaDifferenceScale) for `minDurationMs`, it is a drift.
- * The duration requirement keeps a short spike, which also moves the fast average, from reading
- * as drift.
+ * The fast average learns only what the baseline learns (no outliers), so a spike does not move
+ * it; a drift moves it long before its readings become outliers. The duration requirement keeps
+ * noise from opening an incident; once one is open, every reading over the threshold counts into it.
  */
 import type { MetricRules } from '../profiles.ts';
 import { M } from '../state.ts';

@@ -1,7 +1,9 @@
 /**
  * Flatline (stuck sensor): the value has stayed within `tolerance` of a reference for a while. A
  * live sensor's noise moves it; a stuck one repeats itself. The reference is the first value of
- * the current run, so a slow creep within tolerance per step still breaks the run.
+ * the current run, so a slow creep within tolerance per step still breaks the run. A gap in the
+ * readings (the device was silent) breaks it too: "unchanged for ten minutes" needs readings that
+ * say so, not two equal values either side of a dropout.
  */
 import type { MetricRules } from '../profiles.ts';
 import { M } from '../state.ts';
@@ -10,7 +12,12 @@ import { M } from '../state.ts';
 export function flatFor(st: Float64Array, o: number, rules: MetricRules, x: number, ts: number): number {
   const ref = st[o + M.stuckRef]!;
   const d = x - ref;
-  if (Number.isNaN(ref) || d > rules.flatline.tolerance || d < -rules.flatline.tolerance) {
+  if (
+    Number.isNaN(ref) ||
+    d > rules.flatline.tolerance ||
+    d < -rules.flatline.tolerance ||
+    ts - st[o + M.lastTs]! > rules.flatline.maxGapMs
+  ) {
     st[o + M.stuckRef] = x;
     st[o + M.stuckSince] = ts;
     return 0;

@@ -5,7 +5,7 @@
  * The baseline learns every reading that is not an outlier, so a spike does not drag it along (a
  * run of spikes would otherwise teach the detector that spikes are normal). A level that stays
  * outlying for `relearnAfter` readings (net of inliers) is taken as the new normal: the baseline
- * jumps to the fast average, so a permanent shift (sensor moved) ends in one incident, not a storm.
+ * starts over there, so a permanent shift (sensor moved) ends in one incident, not a storm.
  * The first readings are learned with weight 1/n, an exact mean and variance, until that is
  * smaller than alpha; nothing fires before `warmup` readings.
  */
@@ -20,18 +20,20 @@ export function zScore(st: Float64Array, o: number, rules: MetricRules, x: numbe
   return (x - st[o + M.mean]!) / Math.max(sd, minStdDev);
 }
 
-/** Learns `x` into the baseline unless it is an outlier (|z| over the spike threshold). */
-export function learnBaseline(st: Float64Array, o: number, rules: MetricRules, x: number, z: number): void {
+/**
+ * Learns `x` into the baseline unless it is an outlier (|z| over the spike threshold); true when it
+ * was learned. After relearnAfter outliers (net of inliers) the baseline starts over at `x`.
+ */
+export function learnBaseline(st: Float64Array, o: number, rules: MetricRules, x: number, z: number): boolean {
   const { alpha, relearnAfter } = rules.baseline;
   if (z > rules.spike.z || z < -rules.spike.z) {
     const run = st[o + M.outlierRun]! + 1;
-    if (run < relearnAfter) {
-      st[o + M.outlierRun] = run;
-      return;
+    if (run >= relearnAfter) {
+      rewarm(st, o, x);
+      return true;
     }
-    st[o + M.mean] = st[o + M.fast]!;
-    st[o + M.outlierRun] = 0;
-    return;
+    st[o + M.outlierRun] = run;
+    return false;
   }
   const run = st[o + M.outlierRun]!;
   if (run > 0) st[o + M.outlierRun] = run - 1;
@@ -41,4 +43,18 @@ export function learnBaseline(st: Float64Array, o: number, rules: MetricRules, x
   const r = x - st[o + M.mean]!;
   st[o + M.mean] = st[o + M.mean]! + a * r;
   st[o + M.variance] = (1 - a) * (st[o + M.variance]! + a * r * r);
+  return true;
+}
+
+/**
+ * Starts the baseline over from `x` (and the fast average with it): after a level shift, or when a
+ * stuck sensor moves again and what was learned before it is stale. Warms up again.
+ */
+export function rewarm(st: Float64Array, o: number, x: number): void {
+  st[o + M.count] = 1;
+  st[o + M.mean] = x;
+  st[o + M.variance] = 0;
+  st[o + M.fast] = x;
+  st[o + M.outlierRun] = 0;
+  st[o + M.driftSince] = Number.NaN;
 }

@@ -1,6 +1,7 @@
 import type { KinesisStreamEvent, KinesisStreamRecord, MSKRecord } from 'aws-lambda';
 import { isEnvelope, unwrapEnvelope } from '../codec/envelope.ts';
 import { HEADER } from '../reading.ts';
+import type { KafkaIn, KinesisIn } from './build-events.ts';
 import type { ItemIdentifier, KafkaEvent, KafkaItemIdentifier, SourceRecord, StreamEvent } from './types.ts';
 
 /**
@@ -29,10 +30,37 @@ function kinesisRecords(event: KinesisStreamEvent): SourceRecord[] {
 
 function kinesisRecord(record: KinesisStreamRecord): SourceRecord {
   const k = record.kinesis;
-  const data = Buffer.from(k.data, 'base64');
   const arn = record.eventSourceARN;
-  const stream = arn.slice(arn.lastIndexOf('/') + 1);
-  const shard = record.eventID.slice(0, record.eventID.indexOf(':'));
+  return fromKinesisData(
+    arn.slice(arn.lastIndexOf('/') + 1),
+    record.eventID.slice(0, record.eventID.indexOf(':')),
+    k.partitionKey,
+    k.sequenceNumber,
+    Buffer.from(k.data, 'base64'),
+    Math.round(k.approximateArrivalTimestamp * 1000),
+  );
+}
+
+/** A record as the runner read it from Kinesis, without the detour through a Lambda event. */
+export function fromKinesisIn(r: KinesisIn): SourceRecord {
+  return fromKinesisData(
+    r.streamName,
+    r.shardId,
+    r.partitionKey,
+    r.sequenceNumber,
+    Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+    r.arrivedAt,
+  );
+}
+
+function fromKinesisData(
+  stream: string,
+  shard: string,
+  partitionKey: string,
+  sequenceNumber: string,
+  data: Buffer,
+  arrivedAt: number,
+): SourceRecord {
   let value = data;
   let headers: Record<string, string>;
   if (isEnvelope(data)) {
@@ -42,15 +70,15 @@ function kinesisRecord(record: KinesisStreamRecord): SourceRecord {
   } else {
     // Written by something other than our bridge (an AWS IoT rule's Kinesis action puts the raw
     // payload with the partition key it was given): the key is the device id.
-    headers = { [HEADER.mqttTopic]: `telemetry/${k.partitionKey}` };
+    headers = { [HEADER.mqttTopic]: `telemetry/${partitionKey}` };
   }
   return {
-    itemIdentifier: k.sequenceNumber,
-    key: k.partitionKey,
+    itemIdentifier: sequenceNumber,
+    key: partitionKey,
     value,
     headers,
-    origin: `${stream}/${shard}@${k.sequenceNumber}`,
-    arrivedAt: Math.round(k.approximateArrivalTimestamp * 1000),
+    origin: `${stream}/${shard}@${sequenceNumber}`,
+    arrivedAt,
   };
 }
 
@@ -65,7 +93,8 @@ function kafkaRecords(event: KafkaEvent): SourceRecord[] {
 function kafkaRecord(record: MSKRecord): SourceRecord {
   const headers: Record<string, string> = {};
   for (const header of record.headers ?? []) {
-    for (const name in header) headers[name] = Buffer.from(header[name]!).toString('utf8');
+    // A name given twice keeps its first value, as fromKafkaIn does.
+    for (const name in header) headers[name] ??= Buffer.from(header[name]!).toString('utf8');
   }
   // Some published samples carry the partition as a string; the identifier wants the number.
   const partition = Number(record.partition);
@@ -76,6 +105,25 @@ function kafkaRecord(record: MSKRecord): SourceRecord {
     headers,
     origin: `${record.topic}-${partition}@${record.offset}`,
     arrivedAt: record.timestamp,
+  };
+}
+
+/** A record as the runner read it from Kafka, without the detour through a Lambda event. */
+export function fromKafkaIn(r: KafkaIn): SourceRecord {
+  const headers: Record<string, string> = {};
+  for (const name in r.headers ?? {}) {
+    const value = r.headers![name];
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = typeof first === 'string' ? first : first.toString('utf8');
+  }
+  return {
+    itemIdentifier: kafkaItemIdentifier(r.topic, r.partition, r.offset),
+    key: r.key ? r.key.toString('utf8') : '',
+    value: r.value ?? Buffer.alloc(0),
+    headers,
+    origin: `${r.topic}-${r.partition}@${r.offset}`,
+    arrivedAt: Number(r.timestamp),
   };
 }
 

@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type EmbeddedPipeline, startEmbeddedPipeline } from '../infra/local/embedded-pipeline.ts';
+import { runSimulator } from './lib/simulator-process.ts';
+
+export interface E2eOptions {
+  stream: 'kafka' | 'kinesis';
+  broker?: 'mosquitto' | 'aedes';
+  /** Readings per second to try, in increasing order; the search stops at the first that fails. */
+  rates: number[];
+  stepSeconds: number;
+  /** Gateway mode: readings per MQTT message (0 = one reading per message). */
+  readingsPerMessage?: number;
+  log?: (line: string) => void;
+}
+
+export interface E2eStep {
+  targetRate: number;
+  published: number;
+  acknowledged: number;
+  stored: number;
+  lost: number;
+  /** Time after the simulator finished until the store held every acknowledged reading. */
+  drainMs: number;
+  /** Stored readings / (simulator time + drain time). */
+  achievedRate: number;
+  sustained: boolean;
+}
+
+export interface E2eResult {
+  stream: string;
+  broker: string;
+  readingsPerMessage: number;
+  steps: E2eStep[];
+  /** Highest target rate that every acknowledged reading reached the store at, with the pipeline keeping up. */
+  maxSustainedRate: number;
+  latency?: { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; samples: number };
+  /** Peak RSS of the process that ran bridge + runner + store. */
+  peakRssBytes: number;
+  lostTotal: number;
+}
+
+/**
+ * End to end: simulator process -> broker -> bridge -> stream -> validate/detect/write -> DuckDB.
+ * Steps up the offered rate; a step is sustained when every acknowledged reading is in the store
+ * (zero loss) and the pipeline drained within a quarter of the step's length after the load stopped.
+ * Latency is measured from each reading's device timestamp to its store write, at half the highest
+ * sustained rate.
+ */
+export async function runE2e(options: E2eOptions): Promise<E2eResult> {
+  const log = options.log ?? (() => {});
+  const broker = options.broker ?? 'mosquitto';
+  const perMessage = options.readingsPerMessage ?? 0;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-bench-e2e-${options.stream}-`));
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 250);
+  const pipeline = await startEmbeddedPipeline({ broker, stream: options.stream, dataDir, mqttPort: 0 });
+  const result: E2eResult = {
+    stream: options.stream,
+    broker,
+    readingsPerMessage: perMessage,
+    steps: [],
+    maxSustainedRate: 0,
+    peakRssBytes: 0,
+    lostTotal: 0,
+  };
+  try {
+    let stepNo = 0;
+    for (const rate of options.rates) {
+      const step = await runStep(pipeline, `b${stepNo++}-`, rate, options.stepSeconds, perMessage);
+      result.steps.push(step);
+      result.lostTotal += step.lost;
+      log(
+        `  ${options.stream}${perMessage ? ' gateway' : ''} @ ${rate}/s: stored ${step.stored}/${step.acknowledged} acknowledged, ` +
+          `lost ${step.lost}, drain ${step.drainMs} ms, achieved ${Math.round(step.achievedRate)}/s${step.sustained ? '' : ' (not sustained)'}`,
+      );
+      if (!step.sustained) break;
+      result.maxSustainedRate = rate;
+    }
+    if (result.maxSustainedRate > 0) {
+      const rate = Math.round(result.maxSustainedRate / 2);
+      const prefix = `lat${stepNo}-`;
+      const step = await runStep(pipeline, prefix, rate, options.stepSeconds, perMessage);
+      result.lostTotal += step.lost;
+      const q = await pipeline.store.query(
+        `SELECT quantile_cont(d, 0.5), quantile_cont(d, 0.99), quantile_cont(d, 0.999), count(*) FROM (
+           SELECT epoch_ms(written_at) - epoch_ms(ts) AS d FROM readings WHERE starts_with(device_id, '${prefix}'))`,
+      );
+      const [p50, p99, p999, n] = q.rows[0]!.map(Number) as [number, number, number, number];
+      result.latency = { rate, p50Ms: p50, p99Ms: p99, p999Ms: p999, samples: n };
+      log(
+        `  latency @ ${rate}/s: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, p99.9 ${p999.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    clearInterval(rssTimer);
+    result.peakRssBytes = peakRss;
+    await pipeline.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+async function runStep(
+  pipeline: EmbeddedPipeline,
+  prefix: string,
+  rate: number,
+  seconds: number,
+  perMessage: number,
+): Promise<E2eStep> {
+  const count = Math.round(rate * seconds);
+  const devices =
+    perMessage > 0
+      ? Math.max(perMessage, Math.min(20_000, Math.ceil(rate / 10 / perMessage) * perMessage))
+      : Math.min(2_000, rate);
+  const args = [
+    '--url',
+    pipeline.mqttUrl,
+    '--devices',
+    String(devices),
+    '--rate',
+    String(rate / devices),
+    '--count',
+    String(count),
+    '--duration',
+    String(seconds * 3),
+    '--id-prefix',
+    prefix,
+    '--connections',
+    String(perMessage > 0 ? 4 : 8),
+    ...(perMessage > 0 ? ['--gateways', String(devices / perMessage)] : []),
+  ];
+  const sim = await runSimulator(args, seconds * 4_000 + 30_000);
+  const storedCount = async () =>
+    Number(
+      (await pipeline.store.query(`SELECT count(*) FROM readings WHERE starts_with(device_id, '${prefix}')`))
+        .rows[0]![0],
+    );
+  const drainStart = Date.now();
+  const keepUpLimit = Math.max(2_000, (seconds * 1000) / 4);
+  let stored = await storedCount();
+  while (stored < sim.acknowledged && Date.now() - drainStart < keepUpLimit + 60_000) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stored = await storedCount();
+  }
+  const drainMs = Date.now() - drainStart;
+  const lost = Math.max(0, sim.acknowledged - stored);
+  return {
+    targetRate: rate,
+    published: sim.published,
+    acknowledged: sim.acknowledged,
+    stored,
+    lost,
+    drainMs,
+    achievedRate: stored / (sim.seconds + drainMs / 1000),
+    // The simulator must also have managed the offered rate (within 20%).
+    sustained:
+      lost === 0 &&
+      drainMs <= keepUpLimit &&
+      sim.acknowledged >= count * 0.999 &&
+      sim.seconds <= seconds * 1.25 + 3,
+  };
+}

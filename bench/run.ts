@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureStreamCeiling } from './ceilings.ts';
+import { type E2eResult, runE2e } from './e2e.ts';
+import { type Bar, barChartSvg, flatten, formatNumber } from './lib/report.ts';
+import { runMicro } from './micro.ts';
+
+export const SECTIONS = ['micro', 'ceilings', 'e2e', 'gateway'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  sections: readonly Section[];
+  outDir: string;
+  log: (line: string) => void;
+}
+
+export interface BenchOutcome {
+  results: Record<string, unknown>;
+  jsonPath: string;
+  /** Readings acknowledged to a device but missing from the store, over every end-to-end run. */
+  lost: number;
+}
+
+/**
+ * One command, one run, on this machine: micro benchmarks, the stream ceilings, end to end over
+ * each stream. Writes bench/results/<date>-<host>.json, a Markdown summary and an SVG chart.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
+  const { quick, log } = options;
+  const want = (s: Section) => options.sections.includes(s);
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    host: os.hostname(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryBytes: os.totalmem(),
+      node: process.version,
+    },
+    quick,
+  };
+  let lost = 0;
+
+  if (want('micro')) {
+    log('micro: codec vs JSON, one core');
+    const micro = runMicro(quick);
+    results.micro = micro;
+    log(
+      `  avro decode ${fmt(micro.avroDecodePerSec)}/s vs JSON.parse ${fmt(micro.jsonParsePerSec)}/s (x${micro.decodeVsJsonParse.toFixed(2)})`,
+    );
+  }
+
+  const ceilings: Record<string, number> = {};
+  if (want('ceilings')) {
+    for (const stream of ['kafka', 'kinesis'] as const) {
+      log(`ceiling: raw produce into ${stream}`);
+      const c = await measureStreamCeiling(stream, quick ? 2 : 8);
+      ceilings[`${stream}ProducePerSec`] = c.recordsPerSec;
+      log(`  ${fmt(c.recordsPerSec)} records/s`);
+    }
+    results.ceilings = ceilings;
+  }
+
+  const e2e: Record<string, E2eResult> = {};
+  if (want('e2e')) {
+    for (const stream of ['kafka', 'kinesis'] as const) {
+      log(`end to end over ${stream}: simulator -> mosquitto -> bridge -> ${stream} -> functions -> DuckDB`);
+      const rates = quick
+        ? [1_000]
+        : stream === 'kafka'
+          ? [5_000, 10_000, 20_000, 30_000, 40_000, 50_000]
+          : [2_000, 5_000, 8_000, 11_000, 14_000];
+      e2e[stream] = await runE2e({ stream, rates, stepSeconds: quick ? 4 : 15, log });
+      lost += e2e[stream].lostTotal;
+    }
+    results.e2e = e2e;
+    const kafka = e2e.kafka;
+    if (kafka?.latency) results.p99LatencyMs = kafka.latency.p99Ms;
+    const floor = Math.min(...['kafkaProducePerSec'].map((k) => ceilings[k] ?? Number.POSITIVE_INFINITY));
+    if (kafka && Number.isFinite(floor)) results.e2eCeilingRatio = kafka.maxSustainedRate / floor;
+  }
+
+  if (want('gateway')) {
+    log('gateway mode end to end over kafka: 100 readings per message');
+    const rates = quick ? [5_000] : [50_000, 100_000, 150_000, 200_000, 250_000, 300_000];
+    const gateway = await runE2e({
+      stream: 'kafka',
+      rates,
+      stepSeconds: quick ? 4 : 10,
+      readingsPerMessage: 100,
+      log,
+    });
+    lost += gateway.lostTotal;
+    results.gateway = gateway;
+    results.gatewayReadingsPerSec = gateway.maxSustainedRate;
+  }
+
+  results.lostReadings = lost;
+  fs.mkdirSync(options.outDir, { recursive: true });
+  const stem = `${new Date().toISOString().slice(0, 10)}-${os.hostname()}${quick ? '-quick' : ''}`;
+  const jsonPath = path.join(options.outDir, `${stem}.json`);
+  fs.writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(path.join(options.outDir, `${stem}.md`), summary(results));
+  fs.writeFileSync(path.join(options.outDir, `${stem}.svg`), chart(results));
+  return { results, jsonPath, lost };
+}
+
+function summary(results: Record<string, unknown>): string {
+  const lines = [
+    `# iot-ingest bench, ${results.date as string}`,
+    '',
+    `Machine: ${JSON.stringify(results.machine)}`,
+    '',
+  ];
+  lines.push('| figure | value |', '| --- | --- |');
+  for (const [key, value] of flatten(results)) {
+    if (key.startsWith('machine') || key === 'date' || key === 'host') continue;
+    lines.push(`| ${key} | ${formatNumber(value)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function chart(results: Record<string, unknown>): string {
+  const throughput: Bar[] = [];
+  const latency: Bar[] = [];
+  const micro = results.micro as { jsonParsePerSec: number; avroDecodePerSec: number } | undefined;
+  if (micro)
+    throughput.push(
+      { label: 'JSON.parse (floor)', value: micro.jsonParsePerSec, unit: '/s' },
+      { label: 'Avro decode', value: micro.avroDecodePerSec, unit: '/s' },
+    );
+  for (const [name, value] of Object.entries((results.ceilings as Record<string, number>) ?? {}))
+    throughput.push({ label: name, value, unit: '/s' });
+  for (const [stream, r] of Object.entries((results.e2e as Record<string, E2eResult>) ?? {})) {
+    throughput.push({ label: `end to end ${stream}`, value: r.maxSustainedRate, unit: '/s' });
+    if (r.latency) {
+      latency.push(
+        { label: `${stream} p50`, value: r.latency.p50Ms, unit: 'ms' },
+        { label: `${stream} p99`, value: r.latency.p99Ms, unit: 'ms' },
+        { label: `${stream} p99.9`, value: r.latency.p999Ms, unit: 'ms' },
+      );
+    }
+  }
+  const gateway = results.gateway as E2eResult | undefined;
+  if (gateway)
+    throughput.push({ label: 'gateway end to end', value: gateway.maxSustainedRate, unit: 'readings/s' });
+  return barChartSvg('iot-ingest bench', [
+    { name: 'Throughput (records per second)', bars: throughput },
+    { name: 'Latency, device timestamp to store, at half the sustained rate', bars: latency },
+  ]);
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
