@@ -34,19 +34,11 @@ export interface AnomalyOptions {
   minGapMs: number;
   /** Device time by which every anomaly must be over (the end of the run), so none is cut short. */
   until: number;
+  /** Sizes and durations per kind; default ANOMALY_SHAPES. */
+  shapes: Readonly<Record<AnomalyKind, Shape>>;
 }
 
-export const DEFAULT_ANOMALY_OPTIONS: Readonly<AnomalyOptions> = Object.freeze({
-  seed: 1,
-  perDeviceDay: 10,
-  kinds: ANOMALY_KINDS,
-  metrics: METRICS,
-  startAfterMs: 3_600_000,
-  minGapMs: 30 * 60_000,
-  until: Number.POSITIVE_INFINITY,
-});
-
-interface Shape {
+export interface Shape {
   /** Planned duration range, ms. */
   durationMs: readonly [number, number];
   /** Size range in noise standard deviations (0 when the kind has none). */
@@ -60,6 +52,17 @@ export const ANOMALY_SHAPES: Readonly<Record<AnomalyKind, Shape>> = Object.freez
   drift: { durationMs: [10 * MINUTE, 30 * MINUTE], magnitude: [10, 20] },
   stuck: { durationMs: [5 * MINUTE, 30 * MINUTE], magnitude: [0, 0] },
   dropout: { durationMs: [1 * MINUTE, 10 * MINUTE], magnitude: [0, 0] },
+});
+
+export const DEFAULT_ANOMALY_OPTIONS: Readonly<AnomalyOptions> = Object.freeze({
+  seed: 1,
+  perDeviceDay: 10,
+  kinds: ANOMALY_KINDS,
+  metrics: METRICS,
+  startAfterMs: 3_600_000,
+  minGapMs: 30 * 60_000,
+  until: Number.POSITIVE_INFINITY,
+  shapes: ANOMALY_SHAPES,
 });
 
 const DAY_MS = 86_400_000;
@@ -87,7 +90,12 @@ export class AnomalyInjector {
   #nextStart = Number.NaN;
   #active: Active | undefined;
 
-  constructor(deviceId: string, deviceIndex: number, options: Partial<AnomalyOptions>, onLabel: (label: AnomalyLabel) => void) {
+  constructor(
+    deviceId: string,
+    deviceIndex: number,
+    options: Partial<AnomalyOptions>,
+    onLabel: (label: AnomalyLabel) => void,
+  ) {
     this.deviceId = deviceId;
     this.#options = { ...DEFAULT_ANOMALY_OPTIONS, ...options };
     if (!(this.#options.perDeviceDay > 0)) throw new RangeError('perDeviceDay must be > 0');
@@ -123,7 +131,7 @@ export class AnomalyInjector {
   #start(reading: Reading): Active | undefined {
     const kinds = this.#options.kinds;
     const kind = kinds[Math.floor(this.#random.next() * kinds.length)]!;
-    const shape = ANOMALY_SHAPES[kind];
+    const shape = this.#options.shapes[kind];
     const duration = this.#random.between(shape.durationMs[0], shape.durationMs[1]);
     const magnitude = this.#random.between(shape.magnitude[0], shape.magnitude[1]);
     const metric = kind === 'dropout' ? -1 : this.#pickMetric(kind, reading, magnitude);
@@ -144,7 +152,11 @@ export class AnomalyInjector {
       const value = reading[name]!;
       if (kind === 'spike') amount = magnitude * sd;
       else if (kind === 'dip') amount = -magnitude * sd;
-      else if (kind === 'drift') amount = (fits(name, value, magnitude * sd) && (drawnUp || !fits(name, value, -magnitude * sd)) ? 1 : -1) * magnitude * sd;
+      else if (kind === 'drift')
+        amount =
+          (fits(name, value, magnitude * sd) && (drawnUp || !fits(name, value, -magnitude * sd)) ? 1 : -1) *
+          magnitude *
+          sd;
       else amount = this.#last[metric]!;
     }
     const active: Active = {
@@ -187,7 +199,9 @@ export class AnomalyInjector {
     if (value === null) return reading;
     let next: number;
     if (active.kind === 'stuck') next = active.amount;
-    else if (active.kind === 'drift') next = value + (active.amount * (reading.ts - active.startedAt)) / (active.plannedEnd - active.startedAt);
+    else if (active.kind === 'drift')
+      next =
+        value + (active.amount * (reading.ts - active.startedAt)) / (active.plannedEnd - active.startedAt);
     else next = value + active.amount;
     const p = METRIC_PROFILES[name];
     reading[name] = Math.round(Math.min(p.max, Math.max(p.min, next)) * 100) / 100;

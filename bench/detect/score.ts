@@ -54,7 +54,11 @@ export interface Score {
   falseByRule: Record<string, number>;
 }
 
-export function scoreAlerts(labels: readonly AnomalyLabel[], alerts: readonly OpenedAlert[], toleranceMs: number): Score {
+export function scoreAlerts(
+  labels: readonly AnomalyLabel[],
+  alerts: readonly OpenedAlert[],
+  toleranceMs: number,
+): Score {
   const byTarget = new Map<string, AnomalyLabel[]>();
   for (const label of labels) {
     const key = `${label.deviceId}\u0000${label.metric}`;
@@ -69,7 +73,11 @@ export function scoreAlerts(labels: readonly AnomalyLabel[], alerts: readonly Op
   const falsePositives = counts();
   const falseByRule: Record<string, number> = {};
   for (const alert of alerts) {
-    const label = matchingLabel(byTarget.get(`${alert.deviceId}\u0000${alert.metric}`), alert.openedAt, toleranceMs);
+    const label = matchingLabel(
+      byTarget.get(`${alert.deviceId}\u0000${alert.metric}`),
+      alert.openedAt,
+      toleranceMs,
+    );
     if (label === undefined) {
       falsePositives[ruleKind(alert)]++;
       falseByRule[alert.rule] = (falseByRule[alert.rule] ?? 0) + 1;
@@ -105,7 +113,11 @@ export function scoreAlerts(labels: readonly AnomalyLabel[], alerts: readonly Op
 }
 
 /** The earliest label whose window, widened by the tolerance, holds `at`. Labels are sorted by start. */
-function matchingLabel(list: readonly AnomalyLabel[] | undefined, at: number, toleranceMs: number): AnomalyLabel | undefined {
+function matchingLabel(
+  list: readonly AnomalyLabel[] | undefined,
+  at: number,
+  toleranceMs: number,
+): AnomalyLabel | undefined {
   if (list === undefined) return undefined;
   for (const label of list) {
     if (label.start > at) return undefined;

@@ -4,9 +4,10 @@
  * engine, then goes through the device's anomaly injector and feeds a second engine. Both engines
  * tick once per interval of simulated time, so silence is found on the clock as in production.
  */
-import type { Alert } from '../../functions/lib/codec/alert-codec.ts';
+
 import { DetectEngine } from '../../functions/detect/engine.ts';
 import type { DeviceProfiles } from '../../functions/detect/profiles.ts';
+import type { Alert } from '../../functions/lib/codec/alert-codec.ts';
 import { AnomalyInjector, type AnomalyOptions } from '../../simulators/anomalies.ts';
 import type { AnomalyLabel } from '../../simulators/ground-truth.ts';
 import { Random } from '../../simulators/random.ts';
@@ -60,7 +61,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
     const id = `sim-${String(i).padStart(5, '0')}`;
     signals.push(new DeviceSignal(id, options.seed * 1_000_003 + i, startTs));
     const until = startTs + steps * intervalMs - intervalMs;
-    injectors.push(new AnomalyInjector(id, i, { until, ...options.anomalies, seed: options.seed }, options.onLabel));
+    injectors.push(
+      new AnomalyInjector(id, i, { until, ...options.anomalies, seed: options.seed }, options.onLabel),
+    );
     // Readings spread over the interval, so devices do not report in lockstep.
     phases[i] = random.next() * (1 - 2 * jitter) * intervalMs + jitter * intervalMs;
   }
@@ -96,7 +99,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
 function collect(out: Alert[], into: RunAlerts): void {
   for (const alert of out) {
     if (alert.status === 'open') {
-      into.opened.push({ deviceId: alert.deviceId, metric: alert.metric, rule: alert.rule, openedAt: alert.openedAt, score: alert.score });
+      into.opened.push({
+        deviceId: alert.deviceId,
+        metric: alert.metric,
+        rule: alert.rule,
+        openedAt: alert.openedAt,
+        score: alert.score,
+      });
     } else {
       into.resolved++;
     }

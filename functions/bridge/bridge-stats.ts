@@ -62,7 +62,11 @@ export function emptyStats(): BridgeStats {
 
 /** Produce latency (request to stream confirmation), microseconds, up to 10 minutes. */
 export function latencyHistogram(): Histogram {
-  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 2 });
+  return build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 2,
+  });
 }
 
 export interface LatencySummary {

@@ -229,7 +229,9 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
       case 'connack': {
         const code = (this.#options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode) ?? 0;
         if (code !== 0) {
-          this.#refuse(`the MQTT broker at ${this.#options.url} refused the connection: ${connackReason(code)}`);
+          this.#refuse(
+            `the MQTT broker at ${this.#options.url} refused the connection: ${connackReason(code)}`,
+          );
           return;
         }
         this.#connected = true;
@@ -253,7 +255,7 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
           );
           return;
         }
-        const downgraded = granted.findIndex((g) => g === 0);
+        const downgraded = granted.indexOf(0);
         if (downgraded >= 0) {
           this.emit(
             'warning',
@@ -267,7 +269,10 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
       case 'disconnect': {
         const code = packet.reasonCode ?? 0;
         if (code === 0x8e) {
-          this.emit('warning', `another client connected with the id "${this.#options.clientId}" and took the session over`);
+          this.emit(
+            'warning',
+            `another client connected with the id "${this.#options.clientId}" and took the session over`,
+          );
         } else if (code !== 0) {
           this.emit('warning', `the broker disconnected the bridge (reason code 0x${code.toString(16)})`);
         }
@@ -308,10 +313,14 @@ export class MqttSubscriber extends EventEmitter<SubscriberEvents> {
     if (socket !== this.#socket) return;
     if (this.#firstConnect && !this.#connected) {
       this.#firstConnect.reject(
-        new IngestError('SERVICE_UNAVAILABLE', `cannot reach the MQTT broker at ${this.#options.url}: ${error.message}`, {
-          retryable: true,
-          cause: error,
-        }),
+        new IngestError(
+          'SERVICE_UNAVAILABLE',
+          `cannot reach the MQTT broker at ${this.#options.url}: ${error.message}`,
+          {
+            retryable: true,
+            cause: error,
+          },
+        ),
       );
       this.#firstConnect = undefined;
       this.#closing = true;

@@ -56,7 +56,8 @@ export class PublishFramer {
   /** Hands over every complete frame buffered, until the owner pauses. Throws on a malformed packet. */
   drain(): void {
     if (this.#pendingBytes === 0 || this.#paused()) return;
-    const buf = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    const buf =
+      this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
     const length = buf.length;
     let off = 0;
     this.#needed = 0;

@@ -1,7 +1,7 @@
 import type { PipelineConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { STREAMS, type StreamProducer } from '../lib/streams/types.ts';
-import { Bridge, type BatchSink } from './bridge.ts';
+import { type BatchSink, Bridge } from './bridge.ts';
 import { summarise } from './bridge-stats.ts';
 import { MqttSubscriber } from './mqtt-subscriber.ts';
 
@@ -32,7 +32,8 @@ export async function runBridge(config: PipelineConfig, log: Log = jsonLog): Pro
   });
   const stack: Array<() => Promise<void>> = [() => producer.close()];
   const unwind = async () => {
-    for (const step of stack.reverse()) await step().catch((error: unknown) => log('error', errorMessage(error)));
+    for (const step of stack.reverse())
+      await step().catch((error: unknown) => log('error', errorMessage(error)));
   };
   try {
     await producer.check?.(STREAMS.raw);
@@ -68,8 +69,12 @@ export async function runBridge(config: PipelineConfig, log: Log = jsonLog): Pro
         ...(m.tls.key !== undefined ? { key: m.tls.key } : {}),
       },
     });
-    subscriber.on('connect', (sessionPresent) => log('info', 'connected to the MQTT broker', { sessionPresent }));
-    subscriber.on('disconnect', (reason) => log('warn', `disconnected from the MQTT broker: ${reason}; reconnecting`));
+    subscriber.on('connect', (sessionPresent) =>
+      log('info', 'connected to the MQTT broker', { sessionPresent }),
+    );
+    subscriber.on('disconnect', (reason) =>
+      log('warn', `disconnected from the MQTT broker: ${reason}; reconnecting`),
+    );
     subscriber.on('warning', (message) => log('warn', message));
     subscriber.on('error', (error) => log('error', error.message));
     const b = config.bridge;
@@ -96,6 +101,7 @@ export async function runBridge(config: PipelineConfig, log: Log = jsonLog): Pro
     await bridge.start();
     stack.push(() => bridge.close());
     log('info', 'bridge running');
+    logStats(bridge, log);
     let timer: NodeJS.Timeout | undefined;
     if (b.statsIntervalSeconds > 0) {
       timer = setInterval(() => logStats(bridge, log), b.statsIntervalSeconds * 1000);
@@ -132,13 +138,19 @@ async function createBridgeProducer(
   if (config.stream === 'kafka') {
     const { createKafka } = await import('../lib/streams/kafka-client.ts');
     const { KafkaStreamProducer } = await import('../lib/streams/kafka-producer.ts');
-    return new KafkaStreamProducer(createKafka(config.kafka, '-bridge'), { compression: config.kafka.compression });
+    return new KafkaStreamProducer(createKafka(config.kafka, '-bridge'), {
+      compression: config.kafka.compression,
+    });
   }
   const { createKinesisClient } = await import('../lib/streams/kinesis-client.ts');
   const { KinesisStreamProducer } = await import('../lib/streams/kinesis-producer.ts');
   let lastRetryLog = 0;
   return new KinesisStreamProducer(
-    createKinesisClient({ endpoint: config.kinesis.endpoint, region: config.kinesis.region, local: config.kinesis.local }),
+    createKinesisClient({
+      endpoint: config.kinesis.endpoint,
+      region: config.kinesis.region,
+      local: config.kinesis.local,
+    }),
     {
       onRetry: (entries, reason) => {
         countRetries(entries);

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, rm, writeFile, readFile, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { errorMessage } from '../lib/errors.ts';
@@ -60,7 +60,14 @@ export class Spool implements BatchSink {
   #closed = false;
   #drainer: Promise<void>;
 
-  private constructor(options: SpoolOptions, segments: number[], file: FileHandle, end: number, drained: Position, pendingBytes: number) {
+  private constructor(
+    options: SpoolOptions,
+    segments: number[],
+    file: FileHandle,
+    end: number,
+    drained: Position,
+    pendingBytes: number,
+  ) {
     this.#options = options;
     this.#segments = segments;
     this.#file = file;
@@ -85,7 +92,7 @@ export class Spool implements BatchSink {
     let pending = 0;
     for (const segment of segments) {
       if (segment < drained.segment) continue;
-      const size = segment === last ? end : (await statSize(segmentPath(options.dir, segment)));
+      const size = segment === last ? end : await statSize(segmentPath(options.dir, segment));
       pending += size - (segment === drained.segment ? drained.offset : 0);
     }
     return new Spool(options, segments, file, end, drained, Math.max(0, pending));
@@ -156,12 +163,15 @@ export class Spool implements BatchSink {
           await this.#options.producer.send(STREAMS.raw, batch.records);
           attempt = 0;
         } catch (error) {
-          this.#options.onError?.(new Error(`spool: write to ${STREAMS.raw} failed, retrying: ${errorMessage(error)}`));
+          this.#options.onError?.(
+            new Error(`spool: write to ${STREAMS.raw} failed, retrying: ${errorMessage(error)}`),
+          );
           await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt++, MAX_BACKOFF_MS)));
           continue;
         }
       }
-      if (batch.next.segment === this.#drained.segment) this.#pendingBytes -= batch.next.offset - this.#drained.offset;
+      if (batch.next.segment === this.#drained.segment)
+        this.#pendingBytes -= batch.next.offset - this.#drained.offset;
       await this.#advance(batch.next);
       for (const wake of this.#spaceWaiters.splice(0)) wake();
     }
@@ -201,7 +211,10 @@ export class Spool implements BatchSink {
         // One record larger than a batch: read exactly it.
         const whole = Buffer.allocUnsafe(FRAME_HEADER + buffer.readUInt32BE(0));
         await file.read(whole, 0, whole.length, offset);
-        return { records: [decode(whole.subarray(FRAME_HEADER))], next: { segment, offset: offset + whole.length } };
+        return {
+          records: [decode(whole.subarray(FRAME_HEADER))],
+          next: { segment, offset: offset + whole.length },
+        };
       }
       return { records, next: { segment, offset: offset + p } };
     } finally {
@@ -273,7 +286,8 @@ function encode(records: readonly OutRecord[]): Buffer {
   let size = 0;
   for (const r of records) {
     size += FRAME_HEADER + 2 + Buffer.byteLength(r.key) + 1 + r.value.byteLength;
-    for (const [name, value] of Object.entries(r.headers ?? {})) size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
+    for (const [name, value] of Object.entries(r.headers ?? {}))
+      size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
   }
   const out = Buffer.allocUnsafe(size);
   let p = 0;

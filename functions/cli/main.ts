@@ -32,6 +32,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'estimate the monthly AWS bill for a fleet, line by line',
     load: async () => (await import('./cost.ts')).costCommand,
   },
+  runner: {
+    summary: 'run the functions behind local event source mappings against Kafka or Kinesis',
+    load: async () => (await import('../runner/main.ts')).runnerCommand,
+  },
+  dlq: {
+    summary: 'inspect the dead-letter stream by reason, show a dead letter, replay them into telemetry.raw',
+    load: async () => (await import('./dlq.ts')).dlqCommand,
+  },
 };
 
 function usage(): string {

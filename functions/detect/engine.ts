@@ -7,33 +7,23 @@
  *
  * Per device and metric it runs the detectors under ./detectors on compact state (state.ts), and
  * the incident lifecycle (incidents.ts) per (device, metric, rule). `snapshot()` / `restore()`
- * carry the whole state across a restart.
+ * carry the whole state across a restart (snapshot.ts).
  */
 import type { Alert } from '../lib/codec/alert-codec.ts';
 import type { Reading } from '../lib/reading.ts';
+import { metricAlertFields, seconds } from './alert-text.ts';
 import { driftDuration, driftScore, learnFast } from './detectors/drift.ts';
 import { flatFor } from './detectors/flatline.ts';
 import { ratePerSecond } from './detectors/rate.ts';
 import { deviceSilence, SilenceVerdict, silenceOpenedAt } from './detectors/silence.ts';
 import { learnBaseline, rewarm, zScore } from './detectors/spike.ts';
 import { thresholdExcess } from './detectors/threshold.ts';
-import { type Incident, IncidentBook, type OpenFields } from './incidents.ts';
+import { GatewayWatch } from './gateways.ts';
+import { type Incident, IncidentBook } from './incidents.ts';
 import { builtInProfiles, type DeviceProfile, type DeviceProfiles, type MetricRules } from './profiles.ts';
-import { GATEWAY_SILENCE, METRIC_RULE_COUNT, METRIC_RULES, RULE, SILENCE, WHOLE_DEVICE } from './rules.ts';
-import { decodeSnapshot, encodeSnapshot, IncidentScope, type SnapshotIncident } from './snapshot.ts';
-import {
-  D,
-  DEVICE_STRIDE,
-  DeviceTable,
-  G,
-  GATEWAY_STRIDE,
-  GatewayTable,
-  LIVE,
-  M,
-  METRIC_COUNT,
-  METRIC_STRIDE,
-  SILENT,
-} from './state.ts';
+import { METRIC_RULE_COUNT, RULE, SILENCE, WHOLE_DEVICE } from './rules.ts';
+import { captureSnapshot, type EngineParts, restoreSnapshot } from './snapshot.ts';
+import { D, DEVICE_STRIDE, DeviceTable, LIVE, M, METRIC_COUNT, METRIC_STRIDE, SILENT } from './state.ts';
 
 export interface EngineOptions {
   /** Devices held at most; past it the least recently heard from leave memory (counted). Default 1,000,000. */
@@ -68,17 +58,27 @@ export class DetectEngine {
   readonly profiles: DeviceProfiles;
   readonly #maxDevices: number;
   readonly #maxDeparted: number;
-  readonly #devices = new DeviceTable();
-  readonly #gateways = new GatewayTable();
-  readonly #metricIncidents = new IncidentBook();
-  readonly #silenceIncidents = new IncidentBook();
-  readonly #gatewayIncidents = new IncidentBook();
-  /** Evicted devices with an open silence incident, by device id. */
-  readonly #departed = new Map<string, Incident>();
+  readonly #gateways = new GatewayWatch();
+  readonly #p: EngineParts & {
+    counters: {
+      readings: number;
+      stale: number;
+      evicted: number;
+      evictedForCapacity: number;
+      departedDropped: number;
+    };
+  } = {
+    clock: Number.NEGATIVE_INFINITY,
+    devices: new DeviceTable(),
+    gateways: this.#gateways.table,
+    metricIncidents: new IncidentBook(),
+    silenceIncidents: new IncidentBook(),
+    gatewayIncidents: this.#gateways.incidents,
+    departed: new Map<string, Incident>(),
+    counters: { readings: 0, stale: 0, evicted: 0, evictedForCapacity: 0, departedDropped: 0 },
+  };
   /** Scores of this reading's breaches, by RULE; reused so a reading allocates nothing. */
   readonly #scores = new Float64Array(METRIC_RULE_COUNT);
-  #clock = Number.NEGATIVE_INFINITY;
-  readonly #counters = { readings: 0, stale: 0, evicted: 0, evictedForCapacity: 0, departedDropped: 0 };
 
   constructor(profiles: DeviceProfiles = builtInProfiles(), options: EngineOptions = {}) {
     this.profiles = profiles;
@@ -88,26 +88,24 @@ export class DetectEngine {
 
   /** The engine's clock: the latest reading arrival or tick it has seen. */
   get clock(): number {
-    return this.#clock;
+    return this.#p.clock;
   }
 
   get stats(): EngineStats {
+    const p = this.#p;
     return {
-      ...this.#counters,
-      devices: this.#devices.size,
-      gateways: this.#gateways.size,
+      ...p.counters,
+      devices: p.devices.size,
+      gateways: p.gateways.size,
       openIncidents:
-        this.#metricIncidents.size +
-        this.#silenceIncidents.size +
-        this.#gatewayIncidents.size +
-        this.#departed.size,
-      departed: this.#departed.size,
+        p.metricIncidents.size + p.silenceIncidents.size + p.gatewayIncidents.size + p.departed.size,
+      departed: p.departed.size,
     };
   }
 
   /** Typed-array bytes per device-metric at the current capacity (ids and index entries not included). */
   typedBytesPerDeviceMetric(): number {
-    return this.#devices.typedBytesPerDeviceMetric();
+    return this.#p.devices.typedBytesPerDeviceMetric();
   }
 
   /**
@@ -115,7 +113,8 @@ export class DetectEngine {
    * `at`: engine time of arrival (default: the device time); `gatewayId`: the gateway it came through.
    */
   observe(reading: Reading, out: Alert[] = [], at: number = reading.ts, gatewayId?: string): Alert[] {
-    const t = this.#devices;
+    const p = this.#p;
+    const t = p.devices;
     const id = reading.deviceId;
     const ts = reading.ts;
     let slot = t.index.get(id);
@@ -124,22 +123,25 @@ export class DetectEngine {
     const d = slot * DEVICE_STRIDE;
     const lastTs = dev[d + D.lastTs]!;
     if (ts < lastTs || (ts === lastTs && reading.seq <= dev[d + D.lastSeq]!)) {
-      this.#counters.stale++;
+      p.counters.stale++;
       return out;
     }
-    this.#counters.readings++;
+    p.counters.readings++;
     dev[d + D.lastTs] = ts;
     dev[d + D.lastSeq] = reading.seq;
     if (at > dev[d + D.lastAt]!) dev[d + D.lastAt] = at;
-    if (at > this.#clock) this.#clock = at;
+    if (at > p.clock) p.clock = at;
     if ((t.flags[slot]! & SILENT) !== 0) {
       t.flags[slot] = t.flags[slot]! & ~SILENT;
-      this.#silenceIncidents.resolve(slot, null, ts, out, `resolved: ${id} is reporting again`);
+      p.silenceIncidents.resolve(slot, null, ts, out, `resolved: ${id} is reporting again`);
     }
     const profile = this.profiles.profiles[t.profile[slot]!]!;
     t.gateway[slot] =
-      gatewayId === undefined ? -1 : this.#heardFromGateway(gatewayId, id, ts, at, profile, out);
+      gatewayId === undefined
+        ? -1
+        : this.#gateways.heard(gatewayId, id, ts, at, profile.silence.afterMs, out);
 
+    // One call per metric, spelled out: a loop over METRICS would read reading[metric] by key.
     const rules = profile.metrics;
     const base = slot * METRIC_COUNT;
     if (reading.temperature !== null)
@@ -161,11 +163,12 @@ export class DetectEngine {
    * idle devices leave memory. Call it every second or so, whether or not readings arrive.
    */
   tick(now: number, out: Alert[] = []): Alert[] {
-    if (now > this.#clock) this.#clock = now;
-    now = this.#clock;
-    this.#tickGateways(now, out);
-    const t = this.#devices;
+    const p = this.#p;
+    if (now > p.clock) p.clock = now;
+    now = p.clock;
+    const t = p.devices;
     const gw = this.#gateways;
+    gw.tick(now, this.profiles.defaults.gatewaySilence, t, out);
     for (let slot = 0; slot < t.highWater; slot++) {
       const flags = t.flags[slot]!;
       if ((flags & LIVE) === 0) continue;
@@ -181,56 +184,18 @@ export class DetectEngine {
         now,
         lastAt,
         profile.silence.afterMs,
-        g < 0 ? Number.NaN : gw.state[g * GATEWAY_STRIDE + G.lastAt]!,
-        g >= 0 && (gw.flags[g]! & SILENT) !== 0,
+        g < 0 ? Number.NaN : gw.lastAt(g),
+        g >= 0 && gw.isSilent(g),
       );
       if (verdict === SilenceVerdict.silent) this.#openSilence(slot, profile, now, out);
     }
-    if (this.#metricIncidents.size > 0) this.#resolveQuiet(now, out);
+    if (p.metricIncidents.size > 0) this.#resolveQuiet(now, out);
     return out;
   }
 
   /** The whole state, to carry across a restart (`DetectEngine.restore`). */
   snapshot(): Uint8Array {
-    const t = this.#devices;
-    const gw = this.#gateways;
-    const n = t.highWater;
-    const incidents: SnapshotIncident[] = [];
-    const add = (scope: IncidentScope, book: IncidentBook) => {
-      for (const [key, i] of book.entries())
-        incidents.push({ scope, key, lastBreachAt: i.lastBreachAt, repeats: i.repeats, alert: i.alert });
-    };
-    add(IncidentScope.metric, this.#metricIncidents);
-    add(IncidentScope.device, this.#silenceIncidents);
-    add(IncidentScope.gateway, this.#gatewayIncidents);
-    for (const i of this.#departed.values()) {
-      incidents.push({
-        scope: IncidentScope.departed,
-        key: 0,
-        lastBreachAt: i.lastBreachAt,
-        repeats: i.repeats,
-        alert: i.alert,
-      });
-    }
-    return encodeSnapshot({
-      clock: this.#clock,
-      devices: {
-        ids: t.ids.slice(0, n).map((id) => id ?? null),
-        free: Int32Array.from(t.free),
-        device: t.device.subarray(0, n * DEVICE_STRIDE),
-        gateway: t.gateway.subarray(0, n),
-        flags: t.flags.subarray(0, n),
-        metric: t.metric.subarray(0, n * METRIC_COUNT * METRIC_STRIDE),
-        openMask: t.openMask.subarray(0, n * METRIC_COUNT),
-      },
-      gateways: {
-        ids: [...gw.ids],
-        state: gw.state.subarray(0, gw.size * GATEWAY_STRIDE),
-        flags: gw.flags.subarray(0, gw.size),
-      },
-      incidents,
-      counters: { ...this.#counters },
-    });
+    return captureSnapshot(this.#p);
   }
 
   /**
@@ -242,36 +207,8 @@ export class DetectEngine {
     profiles: DeviceProfiles = builtInProfiles(),
     options: EngineOptions = {},
   ): DetectEngine {
-    const parts = decodeSnapshot(bytes);
     const engine = new DetectEngine(profiles, options);
-    engine.#clock = parts.clock;
-    const { devices } = parts;
-    engine.#devices.load(
-      devices.ids.map((id) => id ?? undefined),
-      {
-        device: devices.device,
-        gateway: devices.gateway,
-        flags: devices.flags,
-        metric: devices.metric,
-        openMask: devices.openMask,
-      },
-      [...devices.free],
-      (id) => profiles.profileFor(id).index,
-    );
-    engine.#gateways.load(parts.gateways.ids, parts.gateways.state, parts.gateways.flags);
-    for (const s of parts.incidents) {
-      const incident: Incident = {
-        alert: Object.freeze(s.alert),
-        lastBreachAt: s.lastBreachAt,
-        repeats: s.repeats,
-      };
-      if (s.scope === IncidentScope.metric) engine.#metricIncidents.restore(s.key, incident);
-      else if (s.scope === IncidentScope.device) engine.#silenceIncidents.restore(s.key, incident);
-      else if (s.scope === IncidentScope.gateway) engine.#gatewayIncidents.restore(s.key, incident);
-      else engine.#departed.set(s.alert.deviceId, incident);
-    }
-    const c = engine.#counters;
-    for (const key of Object.keys(c) as (keyof typeof c)[]) c[key] = parts.counters[key] ?? 0;
+    restoreSnapshot(bytes, engine.#p, (id) => profiles.profileFor(id).index);
     return engine;
   }
 
@@ -289,7 +226,8 @@ export class DetectEngine {
     out: Alert[],
   ): void {
     if (!Number.isFinite(x)) return;
-    const st = this.#devices.metric;
+    const t = this.#p.devices;
+    const st = t.metric;
     const o = ms * METRIC_STRIDE;
     const scores = this.#scores;
     let bits = 0;
@@ -338,8 +276,9 @@ export class DetectEngine {
     if (rules.drift.enabled) {
       const score = driftScore(st, o, rules);
       const over = driftDuration(st, o, rules, score, ts);
-      const driftOpen = (this.#devices.openMask[ms]! & (1 << RULE.drift)) !== 0;
-      if (over >= rules.drift.minDurationMs || (over >= 0 && driftOpen)) {
+      // The duration guards opening; once open, every reading over the threshold counts into it.
+      const open = (t.openMask[ms]! & (1 << RULE.drift)) !== 0;
+      if (over >= rules.drift.minDurationMs || (over >= 0 && open)) {
         bits |= 1 << RULE.drift;
         scores[RULE.drift] = score;
       }
@@ -347,7 +286,7 @@ export class DetectEngine {
     st[o + M.last] = x;
     st[o + M.lastTs] = ts;
 
-    const open = this.#devices.openMask[ms]!;
+    const open = t.openMask[ms]!;
     if ((bits | open) !== 0)
       this.#metricIncidentsFor(ms, bits, open, rules, x, ts, at, profile, deviceId, out);
   }
@@ -364,7 +303,7 @@ export class DetectEngine {
     deviceId: string,
     out: Alert[],
   ): void {
-    const book = this.#metricIncidents;
+    const book = this.#p.metricIncidents;
     let mask = open;
     for (let rule = 0; rule < METRIC_RULE_COUNT; rule++) {
       const bit = 1 << rule;
@@ -373,111 +312,43 @@ export class DetectEngine {
         if ((mask & bit) !== 0) {
           book.repeat(key, at);
         } else {
-          book.open(key, metricAlert(rule, rules, x, this.#scores[rule]!, ts, deviceId), at, out);
+          book.open(key, metricAlertFields(rule, rules, x, this.#scores[rule]!, ts, deviceId), at, out);
           mask |= bit;
         }
       } else if ((mask & bit) !== 0 && book.resolveIfQuiet(key, at, profile.quietMs, x, ts, out)) {
         mask &= ~bit;
       }
     }
-    this.#devices.openMask[ms] = mask;
+    this.#p.devices.openMask[ms] = mask;
   }
 
   // -------------------------------------------------------------------------------------------
-  // Devices and gateways
+  // Devices: admission, silence, quiet incidents, eviction
 
   /** A slot for a device not in memory; resumes a departed device's silence incident. */
   #admit(id: string, out: Alert[]): number {
-    const t = this.#devices;
+    const p = this.#p;
+    const t = p.devices;
     if (t.size >= this.#maxDevices) this.#evictOldest(Math.max(1, Math.ceil(this.#maxDevices / 100)), out);
     const slot = t.add(id, this.profiles.profileFor(id).index);
-    if (this.#departed.size > 0) {
-      const incident = this.#departed.get(id);
+    if (p.departed.size > 0) {
+      const incident = p.departed.get(id);
       if (incident !== undefined) {
-        this.#departed.delete(id);
-        this.#silenceIncidents.restore(slot, incident);
+        p.departed.delete(id);
+        p.silenceIncidents.restore(slot, incident);
         t.flags[slot] = t.flags[slot]! | SILENT;
       }
     }
     return slot;
   }
 
-  #heardFromGateway(
-    gatewayId: string,
-    deviceId: string,
-    ts: number,
-    at: number,
-    profile: DeviceProfile,
-    out: Alert[],
-  ): number {
-    const gw = this.#gateways;
-    const g = gw.slotOf(gatewayId);
-    const o = g * GATEWAY_STRIDE;
-    if (at > gw.state[o + G.lastAt]!) gw.state[o + G.lastAt] = at;
-    if (ts > gw.state[o + G.lastTs]!) gw.state[o + G.lastTs] = ts;
-    if (profile.silence.afterMs > gw.state[o + G.afterMs]!) gw.state[o + G.afterMs] = profile.silence.afterMs;
-    if ((gw.flags[g]! & SILENT) !== 0) {
-      gw.flags[g] = gw.flags[g]! & ~SILENT;
-      this.#gatewayIncidents.resolve(
-        g,
-        null,
-        ts,
-        out,
-        `resolved: gateway ${gatewayId} is delivering again (${deviceId})`,
-      );
-    }
-    return g;
-  }
-
-  #tickGateways(now: number, out: Alert[]): void {
-    const gw = this.#gateways;
-    const settings = this.profiles.defaults.gatewaySilence;
-    if (!settings.enabled) return;
-    for (let g = 0; g < gw.size; g++) {
-      if ((gw.flags[g]! & SILENT) !== 0) continue;
-      const o = g * GATEWAY_STRIDE;
-      const afterMs = gw.state[o + G.afterMs]!;
-      const lastAt = gw.state[o + G.lastAt]!;
-      if (afterMs <= 0 || now - lastAt <= afterMs) continue;
-      const devices = this.#devicesBehind(g);
-      if (devices === 0) continue;
-      const gatewayId = gw.ids[g]!;
-      const lastTs = gw.state[o + G.lastTs]!;
-      gw.flags[g] = gw.flags[g]! | SILENT;
-      this.#gatewayIncidents.open(
-        g,
-        {
-          deviceId: gatewayId,
-          metric: WHOLE_DEVICE,
-          rule: GATEWAY_SILENCE,
-          severity: settings.severity,
-          value: null,
-          score: (now - lastAt) / afterMs,
-          ts: lastTs,
-          openedAt: silenceOpenedAt(lastTs, afterMs),
-          message: `no reading through gateway ${gatewayId} for ${seconds(now - lastAt)}; its ${devices} device${devices === 1 ? '' : 's'} are not reporting`,
-        },
-        now,
-        out,
-      );
-    }
-  }
-
-  #devicesBehind(g: number): number {
-    const t = this.#devices;
-    let count = 0;
-    for (let slot = 0; slot < t.highWater; slot++)
-      if ((t.flags[slot]! & LIVE) !== 0 && t.gateway[slot] === g) count++;
-    return count;
-  }
-
   #openSilence(slot: number, profile: DeviceProfile, now: number, out: Alert[]): void {
-    const t = this.#devices;
+    const t = this.#p.devices;
     const id = t.ids[slot]!;
     const lastAt = t.device[slot * DEVICE_STRIDE + D.lastAt]!;
     const lastTs = t.device[slot * DEVICE_STRIDE + D.lastTs]!;
     t.flags[slot] = t.flags[slot]! | SILENT;
-    this.#silenceIncidents.open(
+    this.#p.silenceIncidents.open(
       slot,
       {
         deviceId: id,
@@ -497,13 +368,13 @@ export class DetectEngine {
 
   /** Resolves metric incidents with no anomalous reading for quietMs, also for devices that went quiet. */
   #resolveQuiet(now: number, out: Alert[]): void {
-    const t = this.#devices;
-    for (const [key, incident] of this.#metricIncidents.entries()) {
+    const { devices: t, metricIncidents: book } = this.#p;
+    for (const [key, incident] of book.entries()) {
       const ms = Math.floor(key / RULE_KEYS);
       const slot = Math.floor(ms / METRIC_COUNT);
       const profile = this.profiles.profiles[t.profile[slot]!]!;
       if (now - incident.lastBreachAt < profile.quietMs) continue;
-      this.#metricIncidents.resolve(key, null, t.device[slot * DEVICE_STRIDE + D.lastTs]!, out);
+      book.resolve(key, null, t.device[slot * DEVICE_STRIDE + D.lastTs]!, out);
       t.openMask[ms] = t.openMask[ms]! & ~(1 << (key % RULE_KEYS));
     }
   }
@@ -514,98 +385,38 @@ export class DetectEngine {
    * is heard from again, however long that takes.
    */
   #evict(slot: number, out: Alert[], forCapacity = false): void {
-    const t = this.#devices;
+    const p = this.#p;
+    const t = p.devices;
     const lastTs = t.device[slot * DEVICE_STRIDE + D.lastTs]!;
     for (let m = 0; m < METRIC_COUNT; m++) {
       const ms = slot * METRIC_COUNT + m;
       const mask = t.openMask[ms]!;
       if (mask === 0) continue;
       for (let rule = 0; rule < METRIC_RULE_COUNT; rule++) {
-        if ((mask & (1 << rule)) !== 0)
-          this.#metricIncidents.resolve(ms * RULE_KEYS + rule, null, lastTs, out);
+        if ((mask & (1 << rule)) !== 0) p.metricIncidents.resolve(ms * RULE_KEYS + rule, null, lastTs, out);
       }
       t.openMask[ms] = 0;
     }
-    const silence = this.#silenceIncidents.take(slot);
+    const silence = p.silenceIncidents.take(slot);
     if (silence !== undefined) {
-      if (this.#departed.size >= this.#maxDeparted) {
-        const oldest = this.#departed.keys().next().value as string;
-        this.#departed.delete(oldest);
-        this.#counters.departedDropped++;
+      if (p.departed.size >= this.#maxDeparted) {
+        const oldest = p.departed.keys().next().value as string;
+        p.departed.delete(oldest);
+        p.counters.departedDropped++;
       }
-      this.#departed.set(t.ids[slot]!, silence);
+      p.departed.set(t.ids[slot]!, silence);
     }
-    if (forCapacity) this.#counters.evictedForCapacity++;
-    else this.#counters.evicted++;
+    if (forCapacity) p.counters.evictedForCapacity++;
+    else p.counters.evicted++;
     t.remove(slot);
   }
 
   /** Evicts the `count` devices heard from least recently (maxDevices reached). */
   #evictOldest(count: number, out: Alert[]): void {
-    const t = this.#devices;
+    const t = this.#p.devices;
     const live: number[] = [];
     for (let slot = 0; slot < t.highWater; slot++) if ((t.flags[slot]! & LIVE) !== 0) live.push(slot);
     live.sort((a, b) => t.device[a * DEVICE_STRIDE + D.lastAt]! - t.device[b * DEVICE_STRIDE + D.lastAt]!);
     for (const slot of live.slice(0, count)) this.#evict(slot, out, true);
   }
-}
-
-function metricAlert(
-  rule: number,
-  rules: MetricRules,
-  x: number,
-  score: number,
-  ts: number,
-  deviceId: string,
-): OpenFields {
-  const metric = rules.metric;
-  const name = METRIC_RULES[rule]!;
-  const fields = { deviceId, metric, rule: name, value: x, score, ts, openedAt: ts };
-  switch (rule) {
-    case RULE.thresholdHigh:
-      return {
-        ...fields,
-        severity: rules.threshold.severity,
-        message: `${metric} ${x} is above ${rules.threshold.high}`,
-      };
-    case RULE.thresholdLow:
-      return {
-        ...fields,
-        severity: rules.threshold.severity,
-        message: `${metric} ${x} is below ${rules.threshold.low}`,
-      };
-    case RULE.spike:
-    case RULE.dip:
-      return {
-        ...fields,
-        severity: rules.spike.severity,
-        message: `${metric} ${x} is ${Math.abs(score).toFixed(1)} standard deviations ${score > 0 ? 'above' : 'below'} its baseline`,
-      };
-    case RULE.rate:
-      return {
-        ...fields,
-        severity: rules.rate.severity,
-        message: `${metric} changes by ${round(score)}/s, beyond the ${rules.rate.maxPerSecond}/s limit`,
-      };
-    case RULE.drift:
-      return {
-        ...fields,
-        severity: rules.drift.severity,
-        message: `${metric} is drifting ${score > 0 ? 'up' : 'down'} from its baseline (score ${score.toFixed(1)})`,
-      };
-    default:
-      return {
-        ...fields,
-        severity: rules.flatline.severity,
-        message: `${metric} stuck at ${x} for ${seconds(score * 1000)}`,
-      };
-  }
-}
-
-function seconds(ms: number): string {
-  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
 }

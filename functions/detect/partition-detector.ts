@@ -6,13 +6,13 @@
  *
  * Processing a batch: decode, dead-letter what cannot be decoded, observe each new record (records
  * at or before the saved position are replays and are skipped), tick at the batch's stream time,
- * save the checkpoint, then send the outbox. A failure anywhere throws, the event source retries
+ * save the checkpoint, send the outbox, and save the emptied outbox. A failure anywhere throws, the event source retries
  * the batch, and the retry skips what was observed and sends the outbox again: alerts go out at
  * least once, each with its stable id, and no reading is counted twice.
  */
 import type { Alert } from '../lib/codec/alert-codec.ts';
-import type { SchemaRegistry } from '../lib/codec/schema-registry.ts';
 import { decodeReading } from '../lib/codec/reading-codec.ts';
+import type { SchemaRegistry } from '../lib/codec/schema-registry.ts';
 import { deadLetter } from '../lib/dead-letter.ts';
 import { errorMessage, IngestError } from '../lib/errors.ts';
 import type { SourceRecord } from '../lib/events/types.ts';
@@ -24,7 +24,8 @@ import type { DetectorStateStore } from './state-store.ts';
 
 export interface PartitionIo {
   registry: SchemaRegistry;
-  store: DetectorStateStore;
+  /** Where checkpoints go; without one the state lives in this process only and nothing is saved. */
+  store: DetectorStateStore | undefined;
   /** Appends undecodable records to the dead-letter stream. */
   deadLetters(records: readonly OutRecord[]): Promise<void>;
   /** Sends alert events to the alerts stream and the other channels; resolves once all accepted them. */
@@ -47,7 +48,13 @@ export class PartitionDetector {
   #wallAtClock: number;
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(partition: string, engine: DetectEngine, position: string | undefined, outbox: readonly Alert[], wallNow: number) {
+  constructor(
+    partition: string,
+    engine: DetectEngine,
+    position: string | undefined,
+    outbox: readonly Alert[],
+    wallNow: number,
+  ) {
     this.partition = partition;
     this.engine = engine;
     this.#position = position;
@@ -108,8 +115,7 @@ export class PartitionDetector {
     this.#position = last;
     engine.tick(engine.clock, this.#outbox);
     this.#wallAtClock = wallNow;
-    await this.#save(io);
-    await this.#flush(io);
+    await this.#flush(io, await this.#save(io));
   }
 
   /**
@@ -123,19 +129,28 @@ export class PartitionDetector {
     engine.tick(engine.clock + (wallNow - this.#wallAtClock), this.#outbox);
     this.#wallAtClock = wallNow;
     if (this.#outbox.length === 0) return;
-    await this.#save(io);
-    await this.#flush(io);
+    await this.#flush(io, await this.#save(io));
   }
 
-  async #save(io: PartitionIo): Promise<void> {
-    await io.store.save(this.partition, { position: this.#position!, engine: this.engine.snapshot(), pending: this.#outbox });
+  /** Saves the checkpoint; `engine` is the snapshot to save when the caller already has one. */
+  async #save(io: PartitionIo, engine?: Uint8Array): Promise<Uint8Array | undefined> {
+    if (io.store === undefined) return undefined;
+    const bytes = engine ?? this.engine.snapshot();
+    await io.store.save(this.partition, { position: this.#position!, engine: bytes, pending: this.#outbox });
+    return bytes;
   }
 
-  async #flush(io: PartitionIo): Promise<void> {
+  /**
+   * Sends the outbox, then saves again so that the next process does not send it a second time
+   * (a crash between the two still does: at least once, same ids). Alerts are rare; the extra
+   * save is paid only for batches that raised some.
+   */
+  async #flush(io: PartitionIo, saved?: Uint8Array): Promise<void> {
     if (this.#outbox.length === 0) return;
     const alerts = this.#outbox.slice();
     await io.publish(alerts);
     this.#outbox.splice(0, alerts.length);
+    if (this.#position !== undefined) await this.#save(io, saved);
   }
 }
 

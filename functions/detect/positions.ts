@@ -12,7 +12,8 @@ export interface RecordPosition {
 
 export function recordPosition(origin: string): RecordPosition {
   const at = origin.lastIndexOf('@');
-  if (at <= 0 || at === origin.length - 1) throw new TypeError(`record origin "${origin}" is not partition@position`);
+  if (at <= 0 || at === origin.length - 1)
+    throw new TypeError(`record origin "${origin}" is not partition@position`);
   return { partition: origin.slice(0, at), position: origin.slice(at + 1) };
 }
 

@@ -20,6 +20,18 @@ import type { Severity } from '../lib/codec/alert-codec.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { METRICS, type Metric } from '../lib/reading.ts';
 import { normalQuantile } from './normal.ts';
+import {
+  allowKeys,
+  bool,
+  deepFreeze,
+  type Json,
+  merge,
+  nullableNum,
+  num,
+  object,
+  severity,
+  show,
+} from './settings-readers.ts';
 
 export const DEFAULT_PROFILES_PATH = fileURLToPath(
   new URL('../../config/device-profiles.json', import.meta.url),
@@ -126,8 +138,6 @@ export class DeviceProfiles {
 // ---------------------------------------------------------------------------------------------
 // Raw (file) shape and built-in defaults
 
-type Json = Record<string, unknown>;
-
 /**
  * Settings for any device and metric when the file says nothing. Generic on purpose: no thresholds
  * or rate limits (they depend on the sensor), statistical detectors on, one reading a second.
@@ -165,7 +175,6 @@ const RULE_KEYS: Record<string, readonly string[]> = {
   flatline: ['enabled', 'tolerance', 'durationMs', 'severity'],
   threshold: ['low', 'high', 'severity'],
 };
-const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 
 /** Reads and checks the profile file once; throws ConfigError naming the file and the bad field. */
 export function loadDeviceProfiles(path: string = DEFAULT_PROFILES_PATH): DeviceProfiles {
@@ -397,81 +406,4 @@ function confidenceToZ(value: unknown, where: string): number {
 function globToRegExp(glob: string): RegExp {
   const escaped = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${escaped.join('.*')}$`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small checked readers
-
-function object(value: unknown, where: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${where} must be an object, got ${show(value)}`);
-  }
-  return value as Json;
-}
-
-function allowKeys(value: Json, allowed: readonly string[], source: string, path: string): void {
-  for (const key of Object.keys(value)) {
-    if (key.startsWith('$')) continue; // "$comment" and the like
-    if (!allowed.includes(key)) {
-      const field = path === '' ? key : `${path}.${key}`;
-      throw new ConfigError(`${source}: unknown field ${field}; expected one of ${allowed.join(', ')}`);
-    }
-  }
-}
-
-function num(
-  value: unknown,
-  where: string,
-  limits: { min?: number; gt?: number; integer?: boolean },
-): number {
-  if (typeof value !== 'number' || !Number.isFinite(value))
-    throw new ConfigError(`${where} must be a number, got ${show(value)}`);
-  if (limits.min !== undefined && value < limits.min)
-    throw new ConfigError(`${where} must be >= ${limits.min}, got ${value}`);
-  if (limits.gt !== undefined && value <= limits.gt)
-    throw new ConfigError(`${where} must be > ${limits.gt}, got ${value}`);
-  if (limits.integer === true && !Number.isInteger(value))
-    throw new ConfigError(`${where} must be an integer, got ${value}`);
-  return value;
-}
-
-function nullableNum(value: unknown, where: string, limits: { gt?: number }): number | null {
-  return value === null ? null : num(value, `${where} (or null for none)`, limits);
-}
-
-function bool(value: unknown, where: string): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(`${where} must be true or false, got ${show(value)}`);
-  return value;
-}
-
-function severity(value: unknown, where: string): Severity {
-  if (!SEVERITIES.includes(value as Severity))
-    throw new ConfigError(`${where} must be one of ${SEVERITIES.join(', ')}, got ${show(value)}`);
-  return value as Severity;
-}
-
-function show(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value);
-}
-
-/** Field-by-field merge of plain objects; `over` wins; arrays and scalars replace. */
-function merge(base: Readonly<Json>, over: Readonly<Json>): Json {
-  const out: Json = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const prior = out[key];
-    out[key] = isPlainObject(prior) && isPlainObject(value) ? merge(prior as Json, value as Json) : value;
-  }
-  return out;
-}
-
-function isPlainObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

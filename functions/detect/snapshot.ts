@@ -9,6 +9,15 @@ import { endianness } from 'node:os';
 import avro from 'avsc';
 import { type Alert, decodeAlert, encodeAlert } from '../lib/codec/alert-codec.ts';
 import { IngestError } from '../lib/errors.ts';
+import type { Incident, IncidentBook } from './incidents.ts';
+import {
+  DEVICE_STRIDE,
+  type DeviceTable,
+  GATEWAY_STRIDE,
+  type GatewayTable,
+  METRIC_COUNT,
+  METRIC_STRIDE,
+} from './state.ts';
 
 const MAGIC = Buffer.from('IDS1', 'latin1');
 
@@ -206,4 +215,94 @@ function assertLittleEndian(): void {
       'CONFIG_INVALID',
       'detector snapshots are written little-endian; this host is big-endian',
     );
+}
+
+/** Everything a DetectEngine holds, as snapshot() takes it and restore() fills it. */
+export interface EngineParts {
+  clock: number;
+  readonly devices: DeviceTable;
+  readonly gateways: GatewayTable;
+  readonly metricIncidents: IncidentBook;
+  readonly silenceIncidents: IncidentBook;
+  readonly gatewayIncidents: IncidentBook;
+  /** Evicted devices with an open silence incident, by device id. */
+  readonly departed: Map<string, Incident>;
+  readonly counters: Record<string, number>;
+}
+
+export function captureSnapshot(p: EngineParts): Uint8Array {
+  const t = p.devices;
+  const gw = p.gateways;
+  const n = t.highWater;
+  const incidents: SnapshotIncident[] = [];
+  const add = (scope: IncidentScope, entries: Iterable<[number, Incident]>) => {
+    for (const [key, i] of entries)
+      incidents.push({ scope, key, lastBreachAt: i.lastBreachAt, repeats: i.repeats, alert: i.alert });
+  };
+  add(IncidentScope.metric, p.metricIncidents.entries());
+  add(IncidentScope.device, p.silenceIncidents.entries());
+  add(IncidentScope.gateway, p.gatewayIncidents.entries());
+  add(
+    IncidentScope.departed,
+    [...p.departed.values()].map((i): [number, Incident] => [0, i]),
+  );
+  return encodeSnapshot({
+    clock: p.clock,
+    devices: {
+      ids: t.ids.slice(0, n).map((id) => id ?? null),
+      free: Int32Array.from(t.free),
+      device: t.device.subarray(0, n * DEVICE_STRIDE),
+      gateway: t.gateway.subarray(0, n),
+      flags: t.flags.subarray(0, n),
+      metric: t.metric.subarray(0, n * METRIC_COUNT * METRIC_STRIDE),
+      openMask: t.openMask.subarray(0, n * METRIC_COUNT),
+    },
+    gateways: {
+      ids: [...gw.ids],
+      state: gw.state.subarray(0, gw.size * GATEWAY_STRIDE),
+      flags: gw.flags.subarray(0, gw.size),
+    },
+    incidents,
+    counters: { ...p.counters },
+  });
+}
+
+/**
+ * Fills freshly made parts from a snapshot. Slots keep their numbers (free ones included), so the
+ * restored engine goes on exactly as the original would have. `profileIndexOf` assigns profiles
+ * anew, so an edited profile file takes effect on restart.
+ */
+export function restoreSnapshot(
+  bytes: Uint8Array,
+  p: EngineParts,
+  profileIndexOf: (deviceId: string) => number,
+): void {
+  const parts = decodeSnapshot(bytes);
+  const { devices } = parts;
+  p.clock = parts.clock;
+  p.devices.load(
+    devices.ids.map((id) => id ?? undefined),
+    {
+      device: devices.device,
+      gateway: devices.gateway,
+      flags: devices.flags,
+      metric: devices.metric,
+      openMask: devices.openMask,
+    },
+    [...devices.free],
+    profileIndexOf,
+  );
+  p.gateways.load(parts.gateways.ids, parts.gateways.state, parts.gateways.flags);
+  for (const s of parts.incidents) {
+    const incident: Incident = {
+      alert: Object.freeze(s.alert),
+      lastBreachAt: s.lastBreachAt,
+      repeats: s.repeats,
+    };
+    if (s.scope === IncidentScope.metric) p.metricIncidents.restore(s.key, incident);
+    else if (s.scope === IncidentScope.device) p.silenceIncidents.restore(s.key, incident);
+    else if (s.scope === IncidentScope.gateway) p.gatewayIncidents.restore(s.key, incident);
+    else p.departed.set(s.alert.deviceId, incident);
+  }
+  for (const key of Object.keys(p.counters)) p.counters[key] = parts.counters[key] ?? 0;
 }

@@ -36,7 +36,11 @@ export class MemoryDetectorStateStore implements DetectorStateStore {
   }
 
   async save(partition: string, checkpoint: DetectorCheckpoint): Promise<void> {
-    this.#checkpoints.set(partition, { ...checkpoint, engine: checkpoint.engine.slice(), pending: [...checkpoint.pending] });
+    this.#checkpoints.set(partition, {
+      ...checkpoint,
+      engine: checkpoint.engine.slice(),
+      pending: [...checkpoint.pending],
+    });
   }
 }
 
@@ -75,16 +79,35 @@ export class FileDetectorStateStore implements DetectorStateStore {
       bytes = await readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new IngestError('SERVICE_UNAVAILABLE', `cannot read detector state ${file}: ${errorMessage(error)}`, { retryable: true, cause: error });
+      throw new IngestError(
+        'SERVICE_UNAVAILABLE',
+        `cannot read detector state ${file}: ${errorMessage(error)}`,
+        { retryable: true, cause: error },
+      );
     }
     if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
-      throw new IngestError('CONFIG_INVALID', `${file} is not a detector state file; move it away to start afresh`);
+      throw new IngestError(
+        'CONFIG_INVALID',
+        `${file} is not a detector state file; move it away to start afresh`,
+      );
     }
     try {
-      const decoded = FILE_TYPE.fromBuffer(bytes.subarray(MAGIC.length)) as { position: string; pending: Buffer[]; engine: Buffer };
-      return { position: decoded.position, engine: decoded.engine, pending: decoded.pending.map((a) => decodeAlert(a)) };
+      const decoded = FILE_TYPE.fromBuffer(bytes.subarray(MAGIC.length)) as {
+        position: string;
+        pending: Buffer[];
+        engine: Buffer;
+      };
+      return {
+        position: decoded.position,
+        engine: decoded.engine,
+        pending: decoded.pending.map((a) => decodeAlert(a)),
+      };
     } catch (error) {
-      throw new IngestError('CONFIG_INVALID', `${file} is damaged (${errorMessage(error)}); move it away to start afresh`, { cause: error });
+      throw new IngestError(
+        'CONFIG_INVALID',
+        `${file} is damaged (${errorMessage(error)}); move it away to start afresh`,
+        { cause: error },
+      );
     }
   }
 
@@ -95,7 +118,11 @@ export class FileDetectorStateStore implements DetectorStateStore {
     const body = FILE_TYPE.toBuffer({
       position: checkpoint.position,
       pending: checkpoint.pending.map((a) => encodeAlert(a)),
-      engine: Buffer.from(checkpoint.engine.buffer, checkpoint.engine.byteOffset, checkpoint.engine.byteLength),
+      engine: Buffer.from(
+        checkpoint.engine.buffer,
+        checkpoint.engine.byteOffset,
+        checkpoint.engine.byteLength,
+      ),
     });
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -115,7 +142,11 @@ export class FileDetectorStateStore implements DetectorStateStore {
         await dir.close();
       }
     } catch (error) {
-      throw new IngestError('SERVICE_UNAVAILABLE', `cannot save detector state ${file}: ${errorMessage(error)}`, { retryable: true, cause: error });
+      throw new IngestError(
+        'SERVICE_UNAVAILABLE',
+        `cannot save detector state ${file}: ${errorMessage(error)}`,
+        { retryable: true, cause: error },
+      );
     }
   }
 }

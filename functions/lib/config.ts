@@ -36,6 +36,8 @@ export interface PipelineConfig {
   readonly bridge: BridgeConfig;
   readonly dataDir: string;
   readonly duckdbPath: string;
+  /** Where the write function puts readings and where `iot-ingest query` asks (IOT_STORE). */
+  readonly store: StoreConfig;
   /** Largest payload the validate function accepts, bytes. */
   readonly maxPayloadBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -80,6 +82,53 @@ export interface BridgeConfig {
   readonly statsIntervalSeconds: number;
 }
 
+export type StoreKind = StoreConfig['kind'];
+export type StoreConfig = DuckDbStoreConfig | TimestreamStoreConfig | InfluxStoreConfig;
+
+/** IOT_STORE=duckdb (the default): the embedded file at DUCKDB_PATH. */
+export interface DuckDbStoreConfig {
+  readonly kind: 'duckdb';
+  readonly path: string;
+}
+
+/** IOT_STORE=timestream: Timestream for LiveAnalytics (TIMESTREAM_*; the region is AWS_REGION). */
+export interface TimestreamStoreConfig {
+  readonly kind: 'timestream';
+  readonly database: string;
+  readonly table: string;
+  readonly region: string;
+  /**
+   * TIMESTREAM_ENDPOINT: one fixed endpoint for writes and queries (a VPC endpoint, a local one)
+   * instead of the endpoints the SDK discovers; the SDK turns endpoint discovery off then.
+   */
+  readonly endpoint?: string | undefined;
+  /** A loopback endpoint: dummy credentials, as for kinesalite. */
+  readonly local: boolean;
+}
+
+/**
+ * IOT_STORE=influxdb: InfluxDB line protocol over HTTP (INFLUXDB_*). InfluxDB 1.x writes to a
+ * database (INFLUXDB_DATABASE); 2.x/3.x and Timestream for InfluxDB write to a bucket of an org
+ * (INFLUXDB_BUCKET, INFLUXDB_ORG) with a token. Queries are InfluxQL on `/query?db=`, which 2.x
+ * answers for a bucket through its DBRP mapping (the database name defaults to the bucket's).
+ */
+export interface InfluxStoreConfig {
+  readonly kind: 'influxdb';
+  readonly url: string;
+  readonly database: string;
+  readonly retentionPolicy?: string | undefined;
+  /** Both set: the 2.x write API (`/api/v2/write`); neither: the 1.x one (`/write`). */
+  readonly org?: string | undefined;
+  readonly bucket?: string | undefined;
+  /** API token (INFLUXDB_TOKEN or INFLUXDB_TOKEN_FILE), sent as `Authorization: Token ...`. */
+  readonly token?: string | undefined;
+  /** Secrets Manager secret holding the token, resolved when the store opens (Lambda on AWS). */
+  readonly tokenSecretArn?: string | undefined;
+  /** 1.x user and password (INFLUXDB_USERNAME, INFLUXDB_PASSWORD or INFLUXDB_PASSWORD_FILE). */
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env = process.env): PipelineConfig {
@@ -117,6 +166,8 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     sasl = Object.freeze({ mechanism, username, password });
   }
   const endpoint = env.KINESIS_ENDPOINT || undefined;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  const duckdbPath = path.resolve(env.DUCKDB_PATH ?? path.join(dataDir, 'iot-ingest.duckdb'));
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
     throw new ConfigError(`KINESIS_ENDPOINT "${endpoint}" is not a URL such as "http://127.0.0.1:4567".`);
   }
@@ -134,7 +185,7 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     bridge: bridgeConfig(env, dataDir),
     kinesis: Object.freeze({
       endpoint,
-      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+      region,
       local: bool(
         env,
         'KINESIS_LOCAL',
@@ -142,10 +193,87 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
       ),
     }),
     dataDir,
-    duckdbPath: path.resolve(env.DUCKDB_PATH ?? path.join(dataDir, 'iot-ingest.duckdb')),
+    duckdbPath,
+    store: storeConfig(env, duckdbPath, region),
     maxPayloadBytes: int(env, 'IOT_MAX_PAYLOAD_BYTES', 256 * 1024, 16, 16 * 1024 * 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });
+}
+
+function storeConfig(env: Env, duckdbPath: string, region: string): StoreConfig {
+  // `influx` is accepted for `influxdb`, the name the AWS stacks set.
+  const raw = env.IOT_STORE?.toLowerCase() === 'influx' ? 'influxdb' : env.IOT_STORE;
+  const kind = oneOf(
+    { IOT_STORE: raw },
+    'IOT_STORE',
+    ['duckdb', 'timestream', 'influxdb'] as const,
+    'duckdb',
+  );
+  if (kind === 'duckdb') return Object.freeze({ kind, path: duckdbPath });
+  if (kind === 'timestream') {
+    const database = env.TIMESTREAM_DATABASE;
+    const table = env.TIMESTREAM_TABLE;
+    if (!database || !table) {
+      throw new ConfigError(
+        'IOT_STORE=timestream needs TIMESTREAM_DATABASE and TIMESTREAM_TABLE (e.g. iot_ingest, readings).',
+      );
+    }
+    const endpoint = httpUrl(env, 'TIMESTREAM_ENDPOINT');
+    return Object.freeze({
+      kind,
+      database,
+      table,
+      region,
+      endpoint,
+      local: endpoint !== undefined && /^http:\/\/(127\.|localhost)/.test(endpoint),
+    });
+  }
+  const url = httpUrl(env, 'INFLUXDB_URL');
+  if (url === undefined) {
+    throw new ConfigError('IOT_STORE=influxdb needs INFLUXDB_URL, such as "http://127.0.0.1:8086".');
+  }
+  const org = env.INFLUXDB_ORG || undefined;
+  const bucket = env.INFLUXDB_BUCKET || undefined;
+  if ((org === undefined) !== (bucket === undefined)) {
+    throw new ConfigError(
+      'INFLUXDB_ORG and INFLUXDB_BUCKET go together (InfluxDB 2.x and later): set both or neither.',
+    );
+  }
+  const database = env.INFLUXDB_DATABASE || bucket;
+  if (database === undefined) {
+    throw new ConfigError(
+      'IOT_STORE=influxdb needs INFLUXDB_DATABASE (InfluxDB 1.x) or INFLUXDB_ORG and INFLUXDB_BUCKET (2.x and later).',
+    );
+  }
+  const token = secret(env, 'INFLUXDB_TOKEN');
+  const username = env.INFLUXDB_USERNAME || undefined;
+  const password = secret(env, 'INFLUXDB_PASSWORD');
+  if ((username === undefined) !== (password === undefined)) {
+    throw new ConfigError('INFLUXDB_USERNAME and INFLUXDB_PASSWORD(_FILE) go together: set both or neither.');
+  }
+  if (token !== undefined && username !== undefined) {
+    throw new ConfigError('Set INFLUXDB_TOKEN or INFLUXDB_USERNAME/INFLUXDB_PASSWORD, not both.');
+  }
+  return Object.freeze({
+    kind,
+    url: url.replace(/\/+$/, ''),
+    database,
+    retentionPolicy: env.INFLUXDB_RETENTION_POLICY || undefined,
+    org,
+    bucket,
+    token,
+    tokenSecretArn: env.INFLUXDB_TOKEN_SECRET_ARN || undefined,
+    username,
+    password,
+  });
+}
+
+function httpUrl(env: Env, name: string): string | undefined {
+  const value = env[name] || undefined;
+  if (value !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(value)) {
+    throw new ConfigError(`${name} "${value}" is not an http(s) URL such as "https://host:8086".`);
+  }
+  return value;
 }
 
 function mqttConfig(env: Env): MqttConfig {
@@ -154,7 +282,9 @@ function mqttConfig(env: Env): MqttConfig {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(`MQTT_URL "${url}" is not a URL such as "mqtt://broker:1883" or "mqtts://broker:8883".`);
+    throw new ConfigError(
+      `MQTT_URL "${url}" is not a URL such as "mqtt://broker:1883" or "mqtts://broker:8883".`,
+    );
   }
   if (!['mqtt:', 'mqtts:'].includes(parsed.protocol) || parsed.hostname === '') {
     throw new ConfigError(`MQTT_URL "${url}" must be mqtt://host:port or mqtts://host:port (TLS).`);
@@ -169,7 +299,9 @@ function mqttConfig(env: Env): MqttConfig {
   }
   const filters = list(env.MQTT_TOPICS ?? 'telemetry/+,gateways/+/telemetry');
   if (filters.length === 0) throw new ConfigError('MQTT_TOPICS is empty: name at least one topic filter.');
-  const topics = filters.map((f) => (group !== undefined && !f.startsWith('$share/') ? `$share/${group}/${f}` : f));
+  const topics = filters.map((f) =>
+    group !== undefined && !f.startsWith('$share/') ? `$share/${group}/${f}` : f,
+  );
   const protocolVersion = Number(oneOf(env, 'MQTT_PROTOCOL_VERSION', ['4', '5'] as const, '5')) as 4 | 5;
   if (protocolVersion === 4 && topics.some((t) => t.startsWith('$share/'))) {
     throw new ConfigError('shared subscriptions ($share/...) need MQTT 5: set MQTT_PROTOCOL_VERSION=5.');
@@ -201,10 +333,10 @@ function mqttConfig(env: Env): MqttConfig {
 function bridgeConfig(env: Env, dataDir: string): BridgeConfig {
   const spool = env.BRIDGE_SPOOL_DIR || undefined;
   return Object.freeze({
-    lingerMs: int(env, 'BRIDGE_LINGER_MS', 5, 0, 60_000),
+    lingerMs: int(env, 'BRIDGE_LINGER_MS', 10, 0, 60_000),
     maxBatchRecords: int(env, 'BRIDGE_MAX_BATCH_RECORDS', 2_000, 1, 100_000),
     maxBatchBytes: int(env, 'BRIDGE_MAX_BATCH_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxInFlightBatches: int(env, 'BRIDGE_MAX_IN_FLIGHT_BATCHES', 4, 1, 64),
+    maxInFlightBatches: int(env, 'BRIDGE_MAX_IN_FLIGHT_BATCHES', 1, 1, 64),
     maxInFlightBytes: int(env, 'BRIDGE_MAX_IN_FLIGHT_BYTES', 64 * 1024 * 1024, 64 * 1024, 2 ** 40),
     spoolDir: spool === undefined ? undefined : path.resolve(dataDir, spool),
     spoolMaxBytes: int(env, 'BRIDGE_SPOOL_MAX_BYTES', 1024 ** 3, 1024 * 1024, 2 ** 50),

@@ -53,7 +53,11 @@ export function deadLetterInfo(headers: Readonly<Record<string, string>>): DeadL
  * The record to write back to telemetry.raw: the original key, bytes and headers, minus dlq-*.
  * Replaying twice is safe: the store drops readings it already holds by (deviceId, ts, seq).
  */
-export function replayRecord(dead: { key: string; value: Uint8Array; headers: Record<string, string> }): OutRecord {
+export function replayRecord(dead: {
+  key: string;
+  value: Uint8Array;
+  headers: Record<string, string>;
+}): OutRecord {
   return { key: dead.key, value: dead.value, headers: withoutDeadLetterHeaders(dead.headers) };
 }
 

@@ -9,10 +9,10 @@ import type { PipelineConfig } from './config.ts';
 
 /** The part of a logger this code uses; Powertools' Logger satisfies it. */
 export interface Log {
-  debug(message: string, attributes?: Record<string, unknown>): void;
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
+  debug(message: string, ...attributes: Record<string, unknown>[]): void;
+  info(message: string, ...attributes: Record<string, unknown>[]): void;
+  warn(message: string, ...attributes: Record<string, unknown>[]): void;
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
 }
 
 export const SILENT_LOG: Log = Object.freeze({
@@ -29,7 +29,10 @@ export async function createLog(
   attributes: Record<string, unknown> = {},
 ): Promise<Log> {
   const { Logger } = await import('@aws-lambda-powertools/logger');
-  const logger = new Logger({ serviceName: service, logLevel: level.toUpperCase() as Uppercase<typeof level> });
+  const logger = new Logger({
+    serviceName: service,
+    logLevel: level.toUpperCase() as Uppercase<typeof level>,
+  });
   logger.appendKeys(attributes);
   return logger;
 }

@@ -68,9 +68,12 @@ export class PowertoolsObserver implements BatchObserver {
     for (const name in report.counts) m.addMetric(metricName(name), this.#count, report.counts[name]!);
     m.addMetric('BatchDuration', this.#ms, report.durationMs);
     m.publishStoredMetrics();
-    // One metric per reason code, as a dimension, so an alarm can watch one reason.
+    // One more EMF line per reason code, the reason as a dimension, so an alarm can watch one reason.
+    // (addDimension lasts until the next publish; singleMetric() would build a Metrics per call.)
     for (const reason in report.reasons ?? {}) {
-      m.singleMetric().addDimension('reason', reason).addMetric('DeadLetters', this.#count, report.reasons![reason]!);
+      m.addDimension('reason', reason);
+      m.addMetric('DeadLetters', this.#count, report.reasons![reason]!);
+      m.publishStoredMetrics();
     }
     this.#log.info('batch', { ...report });
   }

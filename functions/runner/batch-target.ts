@@ -17,7 +17,11 @@ export interface SourceShape<R> {
  * directly in fused mode) and its on-failure destination, which receives our dead letters: the
  * original bytes and headers plus dlq-reason, dlq-detail and dlq-origin.
  */
-export function batchTarget<R>(target: MappingTarget, shape: SourceShape<R>, producer: StreamProducer): BatchTarget<R> {
+export function batchTarget<R>(
+  target: MappingTarget,
+  shape: SourceShape<R>,
+  producer: StreamProducer,
+): BatchTarget<R> {
   const destination = target.mapping.DestinationConfig?.OnFailure.Destination;
   const { handler, process } = target;
   return {
@@ -27,7 +31,8 @@ export function batchTarget<R>(target: MappingTarget, shape: SourceShape<R>, pro
     key: shape.key,
     arrivedAt: shape.arrivedAt,
     async sendToDestination(records: readonly R[], reason: DeadLetterReason, detail: string) {
-      if (destination === undefined) throw new Error(`mapping ${target.mapping.FunctionName} has no destination`);
+      if (destination === undefined)
+        throw new Error(`mapping ${target.mapping.FunctionName} has no destination`);
       const dead = records.map((r) => {
         const source = shape.toSource(r);
         const known = target.failureDetail?.(shape.key(r));

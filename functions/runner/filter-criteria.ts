@@ -152,7 +152,9 @@ function numericRule(arg: unknown, path: string): Matcher {
     const bound = arg[i + 1];
     const compare = typeof op === 'string' ? COMPARE[op] : undefined;
     if (!compare || typeof bound !== 'number') {
-      throw new Error(`${path}: "numeric" operator ${JSON.stringify(op)} / bound ${JSON.stringify(bound)} invalid`);
+      throw new Error(
+        `${path}: "numeric" operator ${JSON.stringify(op)} / bound ${JSON.stringify(bound)} invalid`,
+      );
     }
     tests.push((v) => compare(v, bound));
   }
@@ -183,7 +185,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A payload's JSON form for `data` / `value` patterns; undefined when it is not a JSON object or array. */
 export function jsonOrUndefined(bytes: Uint8Array): unknown {
   let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09))
+  while (
+    i < bytes.length &&
+    (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
+  )
     i++;
   if (bytes[i] !== 0x7b && bytes[i] !== 0x5b) return undefined;
   try {

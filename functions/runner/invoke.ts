@@ -7,7 +7,7 @@ import { type EventSourceMapping, reportsBatchItemFailures } from './mapping.ts'
 /** How the invoker reaches the function and the destination for one source's records. */
 export interface BatchTarget<R> {
   /** Invokes the function once with these records, in stream order. */
-  invoke(records: readonly R[]): Promise<BatchResponse | null | undefined | void>;
+  invoke(records: readonly R[]): Promise<BatchResponse | null | undefined>;
   /** The record's identifier as itemKey() spells it, to match reported failures against. */
   key(record: R): string;
   /** When the stream received the record, ms since epoch (for MaximumRecordAgeInSeconds). */
@@ -145,11 +145,16 @@ export async function invokeWithRetries<R>(
       stats.bisections++;
       if (!split) {
         const mid = item.start + Math.ceil(size / 2);
-        queue.splice(0, 1, { start: item.start, end: mid, attempts: item.attempts }, {
-          start: mid,
-          end: item.end,
-          attempts: item.attempts,
-        });
+        queue.splice(
+          0,
+          1,
+          { start: item.start, end: mid, attempts: item.attempts },
+          {
+            start: mid,
+            end: item.end,
+            attempts: item.attempts,
+          },
+        );
       }
       continue;
     }

@@ -1,49 +1,75 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { deadLetter } from '../lib/dead-letter.ts';
+import { ConfigError } from '../lib/errors.ts';
 import { type KafkaIn, kafkaEvent } from '../lib/events/build-events.ts';
-import { kafkaItemIdentifier, sourceRecords } from '../lib/events/source-records.ts';
-import type { StreamName, StreamProducer } from '../lib/streams/types.ts';
-import { type BatchSource, invokeBatch } from './invoke.ts';
-import { type MappingTarget, newStats, type RunningMapping } from './types.ts';
+import { fromKafkaIn, itemKey, kafkaItemIdentifier } from '../lib/events/source-records.ts';
+import { batchTarget, type SourceShape } from './batch-target.ts';
+import { compileFilterCriteria, jsonOrUndefined, type RecordFilter } from './filter-criteria.ts';
+import { invokeWithRetries } from './invoke.ts';
+import { effectiveRetryLimit } from './mapping.ts';
+import { type MappingTarget, newStats, type RunningMapping, type SourceOptions } from './types.ts';
 
-export interface KafkaSourceOptions {
+export interface KafkaSourceOptions extends SourceOptions {
   kafka: Kafka;
   brokers: readonly string[];
-  producer: StreamProducer;
   /** Which Lambda Kafka event shape to deliver. */
   eventSource?: 'msk' | 'self-managed';
+  /** Partitions this process works on at once (one batch in flight per partition). Default 8. */
+  partitionsConsumedConcurrently?: number;
+  /**
+   * How long the group waits for a silent member before handing its partitions to others: after a
+   * crash, the partitions of the dead process resume this much later. Default 10 s.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /**
  * Polls a Kafka topic through a consumer group and invokes the function like a Lambda MSK /
- * self-managed Kafka event source mapping. Offsets are committed only after a batch succeeded (or
- * its failures went to the on-failure destination), so a crash redelivers, never skips.
- * Several runner processes with the same group share the partitions.
+ * self-managed Kafka event source mapping. One batch is in flight per partition, so per-key order is
+ * kept. The group's offset moves only over records that are done (processed, filtered out, or sent
+ * to the destination), committed after the batch, so a crash redelivers, never skips. Several
+ * runner processes with the same ConsumerGroupId share the partitions (Kafka's group protocol).
+ *
+ * MaximumBatchingWindowInSeconds becomes the fetch's maxWaitTimeInMs: a batch holds what one fetch
+ * of a partition returned, up to BatchSize, rather than records gathered across fetches.
  */
 export async function startKafkaMapping(
   target: MappingTarget,
   options: KafkaSourceOptions,
 ): Promise<RunningMapping> {
-  const { mapping, handler } = target;
+  const { mapping } = target;
+  if (mapping.ParallelizationFactor !== 1) {
+    throw new ConfigError(
+      `mapping ${mapping.FunctionName}: ParallelizationFactor is for Kinesis; on Kafka add partitions or runner processes`,
+    );
+  }
   const stats = newStats();
   const groupId = mapping.ConsumerGroupId ?? `iot-ingest-${mapping.FunctionName}`;
+  const filter = compileFilterCriteria(mapping.FilterCriteria);
+  const retryLimit = effectiveRetryLimit(mapping, 'kafka');
+  const eventSource = options.eventSource ?? 'self-managed';
+  const shape: SourceShape<KafkaIn> = {
+    toEvent: (records) => kafkaEvent(eventSource, options.brokers, records),
+    toSource: fromKafkaIn,
+    key: (r) => itemKey(kafkaItemIdentifier(r.topic, r.partition, r.offset))!,
+    arrivedAt: (r) => Number(r.timestamp),
+  };
+  const invokeTarget = batchTarget(target, shape, options.producer);
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: Math.max(50, Math.round(mapping.MaximumBatchingWindowInSeconds * 1000)),
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: Math.min(1_000, Math.floor((options.sessionTimeoutMs ?? 10_000) / 3)),
     rebalanceTimeout: 10_000,
   });
-  const source: BatchSource<KafkaIn> = {
-    toEvent: (records) => kafkaEvent(options.eventSource ?? 'self-managed', options.brokers, records),
-    itemIdentifier: (r) => kafkaItemIdentifier(r.topic, r.partition, r.offset),
-    onFailure: async (records, reason) => {
-      const destination = mapping.DestinationConfig!.OnFailure.Destination as StreamName;
-      const dead = sourceRecords(source.toEvent(records)).map((r) => deadLetter(r, 'HANDLER_FAILED', reason));
-      await options.producer.send(destination, dead);
-    },
-  };
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    options.onError?.(payload.error);
+    options.log?.error('Kafka consumer crashed', {
+      mapping: mapping.FunctionName,
+      restart: payload.restart,
+      error: payload.error.message,
+    });
+  });
   let running = true;
   await consumer.connect();
   await consumer.subscribe({
@@ -53,23 +79,44 @@ export async function startKafkaMapping(
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 8,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const messages = batch.messages;
-      for (let start = 0; start < messages.length; start += mapping.BatchSize) {
-        if (!running || !isRunning() || isStale()) return;
-        const chunk = messages
+      const { topic, partition } = batch;
+      const active = () => running && isRunning() && !isStale();
+      for (let start = 0; start < batch.messages.length; start += mapping.BatchSize) {
+        if (!active()) return;
+        const chunk = batch.messages
           .slice(start, start + mapping.BatchSize)
-          .map((m) => toIn(batch.topic, batch.partition, m));
-        const done = await invokeBatch(chunk, handler, mapping, source, stats, () => running && isRunning());
-        if (!done) return;
-        const last = chunk[chunk.length - 1]!.offset;
-        resolveOffset(last);
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-        ]);
-        stats.records += chunk.length;
-        stats.lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n));
+          .map((m) => toIn(topic, partition, m));
+        const selected = filter ? chunk.filter((r) => filter.matches(filterSubject(r, filter))) : chunk;
+        const done = await invokeWithRetries(selected, mapping, invokeTarget, {
+          stats,
+          retryLimit,
+          isRunning: active,
+          beforeRetry: heartbeat,
+          ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
+          onExhaustedWithoutDestination: (count, detail) =>
+            options.log?.warn('records past the retry limit are retried: the mapping has no destination', {
+              mapping: mapping.FunctionName,
+              topic,
+              partition,
+              records: count,
+              detail,
+            }),
+        });
+        // The next offset to read: past the chunk when all is done, else the first record not done
+        // (records filtered out before it are done too).
+        const complete = done === selected.length;
+        const next = complete ? BigInt(chunk[chunk.length - 1]!.offset) + 1n : BigInt(selected[done]!.offset);
+        const finished = Number(next - BigInt(chunk[0]!.offset));
+        if (finished > 0) {
+          resolveOffset((next - 1n).toString());
+          await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+        }
+        stats.records += finished;
+        stats.filtered += chunk.length - selected.length;
+        if (!complete) return;
+        stats.lag = Math.max(0, Number(BigInt(batch.highWatermark) - next));
         await heartbeat();
       }
     },
@@ -82,6 +129,16 @@ export async function startKafkaMapping(
       await consumer.disconnect();
     },
   };
+}
+
+/** What FilterCriteria patterns see of a Kafka record: `key`, and `value` when it is JSON. */
+function filterSubject(record: KafkaIn, filter: RecordFilter): Record<string, unknown> {
+  const subject: Record<string, unknown> = { key: record.key?.toString('utf8') ?? null };
+  if (filter.fields.has('value') && record.value) {
+    const value = jsonOrUndefined(record.value);
+    if (value !== undefined) subject.value = value;
+  }
+  return subject;
 }
 
 function toIn(topic: string, partition: number, m: KafkaMessage): KafkaIn {

@@ -92,7 +92,10 @@ export function defineMapping(input: MappingInput): EventSourceMapping {
     `MaximumRecordAgeInSeconds ${age} must be -1 (never expire) or 1..604800 (AWS takes 60..604800)`,
   );
   for (const type of mapping.FunctionResponseTypes) {
-    check(type === 'ReportBatchItemFailures', `FunctionResponseTypes entry "${type}" is not ReportBatchItemFailures`);
+    check(
+      type === 'ReportBatchItemFailures',
+      `FunctionResponseTypes entry "${type}" is not ReportBatchItemFailures`,
+    );
   }
   try {
     compileFilterCriteria(mapping.FilterCriteria);

@@ -50,6 +50,12 @@ export function validateEach(
   sink: ValidationSink,
 ): void {
   const now = options.now();
+  const bounds: TimeBounds = {
+    now,
+    earliest: now - options.maxPastMs,
+    latest: now + options.maxFutureMs,
+    options,
+  };
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     try {
@@ -57,14 +63,14 @@ export function validateEach(
       if (topic.startsWith(TELEMETRY_PREFIX) && topic.indexOf('/', TELEMETRY_PREFIX.length) === -1) {
         const reading = decodeReading(record.value, registry, options.maxPayloadBytes);
         checkDevice(reading, topic);
-        checkReading(reading, now, options);
+        checkReading(reading, bounds);
         sink.accept(reading, record);
         continue;
       }
       if (GATEWAY_TOPIC.test(topic)) {
         const readings = decodeReadingContainer(record.value, registry, options.maxPayloadBytes);
         // A gateway batch is accepted or rejected whole, so one dead letter carries its bytes.
-        for (const reading of readings) checkReading(reading, now, options);
+        for (const reading of readings) checkReading(reading, bounds);
         for (const reading of readings) sink.accept(reading, record);
         continue;
       }
@@ -83,6 +89,13 @@ export function validateEach(
   }
 }
 
+interface TimeBounds {
+  now: number;
+  earliest: number;
+  latest: number;
+  options: ValidateOptions;
+}
+
 function checkDevice(reading: Reading, topic: string): void {
   const id = reading.deviceId;
   if (topic.length !== TELEMETRY_PREFIX.length + id.length || !topic.endsWith(id)) {
@@ -93,33 +106,52 @@ function checkDevice(reading: Reading, topic: string): void {
   }
 }
 
-function checkReading(reading: Reading, now: number, options: ValidateOptions): void {
-  if (reading.deviceId.length === 0 || reading.deviceId.length > 128) {
-    throw new RejectedRecordError('READING_INVALID', 'deviceId must be 1 to 128 characters');
+/** Hot path: plain comparisons first; the slow path works out which check failed and says so. */
+function checkReading(r: Reading, bounds: TimeBounds): void {
+  const idLength = r.deviceId.length;
+  const ts = r.ts;
+  const seq = r.seq;
+  if (
+    idLength > 0 &&
+    idLength <= 128 &&
+    ts >= bounds.earliest &&
+    ts <= bounds.latest &&
+    Number.isSafeInteger(ts) &&
+    seq >= 0 &&
+    Number.isSafeInteger(seq) &&
+    finiteOrNull(r.temperature) &&
+    finiteOrNull(r.humidity) &&
+    finiteOrNull(r.pressure) &&
+    finiteOrNull(r.vibration) &&
+    finiteOrNull(r.battery)
+  ) {
+    return;
   }
-  const ts = reading.ts;
-  if (!Number.isSafeInteger(ts) || ts > now + options.maxFutureMs) {
-    throw new RejectedRecordError(
-      'READING_INVALID',
-      `ts ${ts} is more than ${options.maxFutureMs} ms ahead of the clock (${now}); check the device's clock`,
+  throw whyInvalid(r, bounds);
+}
+
+function finiteOrNull(value: number | null): boolean {
+  return value === null || value - value === 0; // NaN and ±Infinity give NaN
+}
+
+function whyInvalid(r: Reading, { now, earliest, latest, options }: TimeBounds): RejectedRecordError {
+  const invalid = (message: string) => new RejectedRecordError('READING_INVALID', message);
+  if (r.deviceId.length === 0 || r.deviceId.length > 128)
+    return invalid('deviceId must be 1 to 128 characters');
+  if (!Number.isSafeInteger(r.ts) || r.ts > latest) {
+    return invalid(
+      `ts ${r.ts} is more than ${options.maxFutureMs} ms ahead of the clock (${now}); check the device's clock`,
     );
   }
-  if (ts < now - options.maxPastMs) {
-    throw new RejectedRecordError(
-      'READING_INVALID',
-      `ts ${ts} is more than ${options.maxPastMs} ms in the past (clock ${now})`,
-    );
+  if (r.ts < earliest)
+    return invalid(`ts ${r.ts} is more than ${options.maxPastMs} ms in the past (clock ${now})`);
+  if (!Number.isSafeInteger(r.seq) || r.seq < 0)
+    return invalid(`seq ${r.seq} must be a non-negative integer`);
+  for (const metric of METRICS) {
+    const value = r[metric];
+    if (!finiteOrNull(value)) return invalid(`${metric} is ${value}; metrics must be finite numbers`);
   }
-  if (!Number.isSafeInteger(reading.seq) || reading.seq < 0) {
-    throw new RejectedRecordError('READING_INVALID', `seq ${reading.seq} must be a non-negative integer`);
-  }
-  for (let m = 0; m < METRICS.length; m++) {
-    const metric = METRICS[m]!;
-    const value = reading[metric];
-    if (value !== null && !Number.isFinite(value)) {
-      throw new RejectedRecordError('READING_INVALID', `${metric} is ${value}; metrics must be finite numbers`);
-    }
-  }
+  return invalid('reading is invalid');
 }
 
 export interface ValidateResult {
@@ -142,7 +174,11 @@ export function validateRecords(
   const result: ValidateResult = { valid: [], rejected: [], rejectedRecords: [], reasons: {} };
   validateEach(records, registry, options, {
     accept(reading, record) {
-      result.valid.push({ key: reading.deviceId, value: encodeReading(reading, registry), headers: record.headers });
+      result.valid.push({
+        key: reading.deviceId,
+        value: encodeReading(reading, registry),
+        headers: record.headers,
+      });
     },
     reject(record, code, detail) {
       result.reasons[code] = (result.reasons[code] ?? 0) + 1;

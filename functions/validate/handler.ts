@@ -5,7 +5,12 @@ import type { BatchHandler, BatchResponse, SourceRecord, StreamEvent } from '../
 import { type BatchObserver, lambdaObserver, NO_OBSERVER } from '../lib/metrics.ts';
 import { createProducer } from '../lib/streams/create-producer.ts';
 import { STREAMS, type StreamProducer } from '../lib/streams/types.ts';
-import { DEFAULT_VALIDATE_OPTIONS, type ValidateOptions, type ValidateResult, validateRecords } from './core.ts';
+import {
+  DEFAULT_VALIDATE_OPTIONS,
+  type ValidateOptions,
+  type ValidateResult,
+  validateRecords,
+} from './core.ts';
 
 export interface ValidateDeps {
   producer: StreamProducer;
@@ -19,6 +24,8 @@ export interface ValidateDeps {
    */
   reloadRegistry?: () => Promise<SchemaRegistry>;
   reloadIntervalMs?: number;
+  /** A reload failed (e.g. a broken schema file): the registry in use stays, the records are dead letters. */
+  onReloadError?: (error: unknown) => void;
   observer?: BatchObserver;
   onResult?: (stats: { valid: number; rejected: number }) => void;
 }
@@ -35,11 +42,19 @@ export function createValidateHandler(deps: ValidateDeps): BatchHandler {
   let registry = deps.registry;
   let lastReload = Number.NEGATIVE_INFINITY;
 
-  const retryUnknownSchemas = async (records: SourceRecord[], first: ValidateResult): Promise<ValidateResult> => {
+  const retryUnknownSchemas = async (
+    records: SourceRecord[],
+    first: ValidateResult,
+  ): Promise<ValidateResult> => {
     if (!deps.reloadRegistry || !first.reasons.SCHEMA_UNKNOWN) return first;
     if (Date.now() - lastReload < reloadIntervalMs) return first;
     lastReload = Date.now();
-    registry = await deps.reloadRegistry();
+    try {
+      registry = await deps.reloadRegistry();
+    } catch (error) {
+      deps.onReloadError?.(error);
+      return first;
+    }
     return validateRecords(records, registry, options);
   };
 

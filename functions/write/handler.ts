@@ -52,9 +52,10 @@ let lambdaHandler: Promise<BatchHandler> | undefined;
 
 async function fromEnvironment(): Promise<BatchHandler> {
   const config = loadConfig();
-  const { DuckDbStore } = await import('../lib/store/duckdb-store.ts');
+  // The store IOT_STORE names, imported lazily: a Timestream bundle never loads DuckDB's native module.
+  const { createStore } = await import('../lib/store/create-store.ts');
   return createWriteHandler({
-    store: await DuckDbStore.open(config.duckdbPath),
+    store: await createStore(config.store),
     registry: SchemaRegistry.load(),
     observer: await lambdaObserver('write', config.logLevel),
   });

@@ -1,13 +1,14 @@
-import path from 'node:path';
 import { Bridge, type BridgeOptions } from '../../functions/bridge/bridge.ts';
 import { MqttSubscriber } from '../../functions/bridge/mqtt-subscriber.ts';
 import { SchemaRegistry } from '../../functions/lib/codec/schema-registry.ts';
 import { loadConfig, type PipelineConfig } from '../../functions/lib/config.ts';
+import { createLog } from '../../functions/lib/log.ts';
 import { DuckDbStore } from '../../functions/lib/store/duckdb-store.ts';
 import { startQueryServer } from '../../functions/lib/store/query-server.ts';
 import { createProducer } from '../../functions/lib/streams/create-producer.ts';
 import type { StreamKind, StreamProducer } from '../../functions/lib/streams/types.ts';
-import { type StreamSource, startTopology, type Topology } from '../../functions/runner/topology.ts';
+import { removeServicesFile, writeServicesFile } from '../../functions/runner/local-endpoints.ts';
+import { startTopology, streamSource, type Topology } from '../../functions/runner/topology.ts';
 import { type BrokerKind, type LocalServices, startLocalServices } from './services.ts';
 
 export interface EmbeddedPipelineOptions {
@@ -21,6 +22,8 @@ export interface EmbeddedPipelineOptions {
   /** Serve `iot-ingest query` from other shells while this process holds the DuckDB file. */
   queryServer?: boolean;
   bridge?: BridgeOptions;
+  /** `mappings` (default): validate, detect, write, each its own mapping; `fused`: one consumer, no telemetry.valid. */
+  mode?: 'mappings' | 'fused';
   onError?: (error: unknown) => void;
 }
 
@@ -55,12 +58,15 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
     for (const step of stack.reverse()) await step().catch((error: unknown) => options.onError?.(error));
   };
   try {
-    const config = loadConfig({
+    const streamEnv = {
       IOT_STREAM: stream,
-      IOT_DATA_DIR: options.dataDir,
       KAFKA_BROKERS: services.kafka?.brokers.join(','),
       KINESIS_ENDPOINT: services.kinesis?.endpoint,
-    });
+    };
+    const config = loadConfig({ ...streamEnv, IOT_DATA_DIR: options.dataDir });
+    // So `iot-ingest dlq` (and other runners) in another shell find these streams.
+    await writeServicesFile(config.dataDir, streamEnv);
+    stack.push(() => removeServicesFile(config.dataDir));
     const registry = SchemaRegistry.load();
     const store = await DuckDbStore.open(config.duckdbPath);
     stack.push(() => store.close());
@@ -76,6 +82,11 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       producer,
       registry,
       store,
+      mode: options.mode ?? 'mappings',
+      // A schema file dropped into schemas/history/ is picked up when a reading needs it.
+      reloadRegistry: () => SchemaRegistry.loadAsync(),
+      // Warnings and errors of the mappings (records retried past their limit, a shard restarting).
+      log: await createLog('iot-ingest-runner', config.logLevel === 'debug' ? 'debug' : 'warn'),
       ...(options.onError ? { onError: options.onError } : {}),
     });
     stack.push(() => topology.stop());
@@ -88,8 +99,11 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       protocolVersion: Math.max(...services.mqtt!.protocolVersions) as 4 | 5,
     });
     const bridge = new Bridge(subscriber, producer, {
+      maxPayloadBytes: config.maxPayloadBytes,
       ...options.bridge,
-      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onError
+        ? { onError: options.onError, onWarning: (m: string) => options.onError?.(new Error(m)) }
+        : {}),
     });
     await bridge.start();
     stack.push(() => bridge.close());
@@ -98,21 +112,4 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
     await stop();
     throw error;
   }
-}
-
-async function streamSource(config: PipelineConfig): Promise<StreamSource> {
-  if (config.stream === 'kafka') {
-    const { createKafka } = await import('../../functions/lib/streams/kafka-client.ts');
-    return { kind: 'kafka', kafka: createKafka(config.kafka, '-runner'), brokers: config.kafka.brokers };
-  }
-  const { createKinesisClient } = await import('../../functions/lib/streams/kinesis-client.ts');
-  return {
-    kind: 'kinesis',
-    client: createKinesisClient({
-      endpoint: config.kinesis.endpoint,
-      region: config.kinesis.region,
-      local: config.kinesis.local,
-    }),
-    checkpointDir: path.join(config.dataDir, 'checkpoints'),
-  };
 }

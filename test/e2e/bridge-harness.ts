@@ -5,9 +5,8 @@
  * reached telemetry.raw.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { type RunningBridge, runBridge } from '../../functions/bridge/run-bridge.ts';
@@ -18,8 +17,16 @@ import { readKafkaStream, readKinesisStream } from '../../functions/lib/streams/
 import { STREAMS } from '../../functions/lib/streams/types.ts';
 import { startAedes } from '../../infra/local/aedes-broker.ts';
 import { type KafkaMock, startKafkaMock } from '../../infra/local/kafka-mock/kafka-mock.ts';
-import { createStreams, type KinesaliteServer, startKinesalite } from '../../infra/local/kinesalite-server.ts';
-import { type MosquittoBroker, type MosquittoBrokerOptions, startMosquitto } from '../../infra/local/mosquitto-broker.ts';
+import {
+  createStreams,
+  type KinesaliteServer,
+  startKinesalite,
+} from '../../infra/local/kinesalite-server.ts';
+import {
+  type MosquittoBroker,
+  type MosquittoBrokerOptions,
+  startMosquitto,
+} from '../../infra/local/mosquitto-broker.ts';
 
 export type BrokerKind = 'aedes' | 'mosquitto';
 export type StreamKind = 'kafka' | 'kinesis';
@@ -32,7 +39,10 @@ export interface BrokerHarness {
   stop(): Promise<void>;
 }
 
-export async function startBroker(kind: BrokerKind, options: MosquittoBrokerOptions = {}): Promise<BrokerHarness> {
+export async function startBroker(
+  kind: BrokerKind,
+  options: MosquittoBrokerOptions = {},
+): Promise<BrokerHarness> {
   if (kind === 'aedes') {
     const aedes = await startAedes();
     return { kind, url: aedes.url, protocolVersion: 4, stop: aedes.stop };
@@ -56,7 +66,9 @@ export interface StreamHarness {
 
 export async function startStream(kind: StreamKind): Promise<StreamHarness> {
   if (kind === 'kafka') {
-    const mock = await startKafkaMock({ topics: { [STREAMS.raw]: 4, [STREAMS.dlq]: 1 } });
+    // librdkafka's mock cluster keeps only the last few MB of each partition: 16 partitions keep
+    // every reading a test publishes readable afterwards.
+    const mock = await startKafkaMock({ topics: { [STREAMS.raw]: 16, [STREAMS.dlq]: 1 } });
     const env = { IOT_STREAM: 'kafka', KAFKA_BROKERS: mock.brokers.join(',') };
     return {
       kind,
@@ -64,36 +76,73 @@ export async function startStream(kind: StreamKind): Promise<StreamHarness> {
       kafka: mock,
       down: () => mock.setBrokerDown(1),
       up: () => mock.setBrokerUp(1),
-      read: async () => count(await readKafkaStream(createKafka(loadConfig(env).kafka, '-test-reader'), STREAMS.raw, 1_000_000)),
+      read: async () =>
+        count(
+          await readKafkaStream(createKafka(loadConfig(env).kafka, '-test-reader'), STREAMS.raw, 1_000_000),
+        ),
       stop: () => mock.stop(),
     };
   }
-  // kinesalite keeps its streams in LevelDB under `dir`; "down" closes the server and its store,
-  // "up" starts a new one on the same port and directory, so the records written so far survive.
-  const dir = await mkdtemp(join(tmpdir(), 'bridge-kinesalite-'));
-  let server: KinesaliteServer = await startKinesalite({ path: dir });
-  const port = server.port;
-  const env = { IOT_STREAM: 'kinesis', KINESIS_ENDPOINT: server.endpoint };
+  // "Down" takes kinesalite's endpoint away: the bridge reaches it through a TCP proxy that stops
+  // listening and cuts every connection. Stopping kinesalite itself is no option: closing its
+  // LevelDB store under requests in flight crashes the process (SIGSEGV in leveldown).
+  const server: KinesaliteServer = await startKinesalite();
+  const proxy = await startProxy(server.port);
+  const env = { IOT_STREAM: 'kinesis', KINESIS_ENDPOINT: `http://127.0.0.1:${proxy.port}` };
   const client = createKinesisClient({ endpoint: server.endpoint, local: true });
   await createStreams(client, { [STREAMS.raw]: 2, [STREAMS.dlq]: 1 });
-  let running = true;
   return {
     kind,
     env,
-    down: async () => {
-      running = false;
-      await server.stop();
-    },
-    up: async () => {
-      server = await startKinesalite({ port, path: dir });
-      running = true;
-    },
+    down: () => proxy.close(),
+    up: () => proxy.listen(),
     read: async () => count(await readKinesisStream(client, STREAMS.raw, 1_000_000)),
     stop: async () => {
       client.destroy();
-      if (running) await server.stop();
-      await rm(dir, { recursive: true, force: true });
+      await proxy.close();
+      await server.stop();
     },
+  };
+}
+
+/** A TCP proxy to 127.0.0.1:`target` that can stop listening (and cut its connections) and start again. */
+async function startProxy(
+  target: number,
+): Promise<{ port: number; close(): Promise<void>; listen(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolveListen();
+      });
+    });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolveClose) => {
+        if (!server.listening) return resolveClose();
+        server.close(() => resolveClose());
+        for (const socket of sockets) socket.destroy();
+      }),
+    listen: () => listen(port),
   };
 }
 
@@ -123,7 +172,11 @@ export interface PublishOptions {
  * acknowledged every one. A persistent session (clean=false) makes MQTT.js send again whatever was
  * unacknowledged when the connection broke (a broker restart), so every reading is acknowledged.
  */
-export async function publishNumbered(url: string, protocolVersion: 4 | 5, options: PublishOptions): Promise<number> {
+export async function publishNumbered(
+  url: string,
+  protocolVersion: 4 | 5,
+  options: PublishOptions,
+): Promise<number> {
   const client = await mqtt.connectAsync(url, {
     protocolVersion,
     clientId: `pub-${options.prefix}-${process.pid}`,
@@ -143,7 +196,12 @@ export async function publishNumbered(url: string, protocolVersion: 4 | 5, optio
         if (next >= total) return;
         const i = next++;
         const deviceId = `${options.prefix}${i % options.devices}`;
-        const reading = { deviceId, ts: Date.now(), seq: Math.floor(i / options.devices), ...(pad ? { pad } : {}) };
+        const reading = {
+          deviceId,
+          ts: Date.now(),
+          seq: Math.floor(i / options.devices),
+          ...(pad ? { pad } : {}),
+        };
         client.publish(`telemetry/${deviceId}`, JSON.stringify(reading), { qos: 1 }, (error) => {
           if (error) return reject(error);
           acked++;

@@ -24,7 +24,13 @@ export function zScore(st: Float64Array, o: number, rules: MetricRules, x: numbe
  * Learns `x` into the baseline unless it is an outlier (|z| over the spike threshold); true when it
  * was learned. After relearnAfter outliers (net of inliers) the baseline starts over at `x`.
  */
-export function learnBaseline(st: Float64Array, o: number, rules: MetricRules, x: number, z: number): boolean {
+export function learnBaseline(
+  st: Float64Array,
+  o: number,
+  rules: MetricRules,
+  x: number,
+  z: number,
+): boolean {
   const { alpha, relearnAfter } = rules.baseline;
   if (z > rules.spike.z || z < -rules.spike.z) {
     const run = st[o + M.outlierRun]! + 1;

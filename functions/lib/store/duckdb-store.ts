@@ -5,35 +5,23 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
-  type DuckDBDecimalValue,
   DuckDBInstance,
-  type DuckDBMapType,
-  type DuckDBMapValue,
   type DuckDBPreparedStatement,
-  type DuckDBTimestampMillisecondsValue,
-  type DuckDBTimestampNanosecondsValue,
-  type DuckDBTimestampSecondsValue,
-  type DuckDBTimestampValue,
-  DuckDBTypeId,
-  type DuckDBValueConverter,
   type DuckDBVector,
-  type Json,
-  JsonDuckDBValueConverter,
-  StatementType,
   VARCHAR,
 } from '@duckdb/node-api';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Alert } from '../codec/alert-codec.ts';
 import { errorMessage, IngestError } from '../errors.ts';
-import {
-  DEFAULT_MAX_ROWS,
-  type QueryOptions,
-  type QueryResult,
-  type QueryValue,
-  type SqlQueryable,
-  type StoredReading,
-  type TelemetryStore,
-  type WriteResult,
+import { copyToParquet, runReadQuery } from './duckdb-reader.ts';
+import type {
+  ParquetExporter,
+  QueryOptions,
+  QueryResult,
+  SqlQueryable,
+  StoredReading,
+  TelemetryStore,
+  WriteResult,
 } from './types.ts';
 
 export const READINGS_DDL = `CREATE TABLE IF NOT EXISTS readings (
@@ -120,7 +108,7 @@ const CHUNK_ROWS = 2048;
  * file), with writes queued one at a time. Queries run on their own short-lived connections and see
  * committed data while writes go on.
  */
-export class DuckDbStore implements TelemetryStore, SqlQueryable {
+export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporter {
   readonly kind = 'duckdb';
   readonly path: string;
   private readonly instance: DuckDBInstance;
@@ -189,11 +177,24 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable {
     return this.serial(this.appendAlerts, alerts);
   }
 
-  async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+  query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    return this.withReader((connection) => runReadQuery(connection, sql, options));
+  }
+
+  /** COPY of a SELECT to a new Parquet file, on a connection of its own while writes go on. */
+  exportParquet(
+    sql: string,
+    path: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    return this.withReader((connection) => copyToParquet(connection, sql, path, options));
+  }
+
+  private async withReader<T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     if (this.closed) throw new IngestError('QUERY_FAILED', `The DuckDB store ${this.path} is closed.`);
     const connection = await this.instance.connect();
     try {
-      return await runReadQuery(connection, sql, options);
+      return await use(connection);
     } finally {
       connection.closeSync();
     }
@@ -333,148 +334,4 @@ function appendNullableDouble(appender: DuckDBAppender, value: number | null): v
 function writeFailed(what: string, path: string, cause: unknown): IngestError {
   const message = `Writing ${what} to DuckDB (${path}) failed: ${errorMessage(cause)}`;
   return new IngestError('STORE_WRITE_FAILED', message, { retryable: true, cause });
-}
-
-/** Opens a DuckDB file read-only, for querying while no process holds it for writing. */
-export async function openDuckDbReader(path: string): Promise<SqlQueryable & { close(): Promise<void> }> {
-  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
-  return {
-    async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
-      const connection = await instance.connect();
-      try {
-        return await runReadQuery(connection, sql, options);
-      } finally {
-        connection.closeSync();
-      }
-    },
-    async close(): Promise<void> {
-      instance.closeSync();
-    },
-  };
-}
-
-const EMPTY_QUERY = 'The query is empty: there is no SQL statement in it.';
-const READ_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
-
-/**
- * Runs one read-only statement and returns at most `maxRows` rows in JSON-safe form. Errors carry
- * DuckDB's own message (`Parser Error: ...`, `Catalog Error: ...`) as `QUERY_FAILED`.
- */
-export async function runReadQuery(
-  connection: DuckDBConnection,
-  sql: string,
-  options: QueryOptions = {},
-): Promise<QueryResult> {
-  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
-  const interrupt = () => connection.interrupt();
-  options.signal?.addEventListener('abort', interrupt, { once: true });
-  let prepared: DuckDBPreparedStatement | undefined;
-  try {
-    const statements = await connection.extractStatements(sql).catch((cause: unknown) => {
-      // SQL with no statement at all (blank, only comments) fails without a message of its own, and
-      // parser errors come wrapped: show DuckDB's own words.
-      const message = errorMessage(cause);
-      throw new IngestError(
-        'QUERY_FAILED',
-        message === 'Error in native callback'
-          ? EMPTY_QUERY
-          : message.replace(/^Failed to extract statements: /, ''),
-        { cause },
-      );
-    });
-    if (statements.count !== 1) {
-      throw new IngestError(
-        'QUERY_FAILED',
-        statements.count === 0 ? EMPTY_QUERY : `Run one statement at a time (got ${statements.count}).`,
-      );
-    }
-    prepared = await statements.prepare(0);
-    if (!READ_STATEMENTS.has(prepared.statementType)) {
-      throw new IngestError(
-        'QUERY_FAILED',
-        `Queries only read here: SELECT (DESCRIBE, SHOW, SUMMARIZE) and EXPLAIN run, ${StatementType[prepared.statementType]} does not.`,
-      );
-    }
-    const reader = await prepared.streamAndReadUntil(maxRows + 1);
-    const rows = reader.convertRows(toQueryValue) as QueryValue[][];
-    return {
-      columns: reader.columnNames(),
-      types: reader.columnTypes().map((type) => type.toString()),
-      rows: rows.length > maxRows ? rows.slice(0, maxRows) : rows,
-      truncated: reader.currentRowCount > maxRows,
-    };
-  } catch (cause) {
-    if (cause instanceof IngestError) throw cause;
-    throw new IngestError('QUERY_FAILED', errorMessage(cause), { cause });
-  } finally {
-    options.signal?.removeEventListener('abort', interrupt);
-    prepared?.destroySync();
-  }
-}
-
-const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** JS Dates end at ±8.64e15 ms; DuckDB timestamps reach further (and include ±infinity). */
-const MAX_DATE_MS = 8.64e15;
-
-/**
- * DuckDB values to JSON-safe ones, the same over HTTP and from the file: integers as numbers while
- * exact (else decimal strings), timestamps as ISO 8601 UTC (ms), string-keyed maps as objects.
- * Everything else follows the library's JSON converter.
- */
-export const toQueryValue: DuckDBValueConverter<QueryValue> = (value, type, converter) => {
-  if (value === null) return null;
-  switch (type.typeId) {
-    case DuckDBTypeId.BIGINT:
-    case DuckDBTypeId.UBIGINT:
-    case DuckDBTypeId.HUGEINT:
-    case DuckDBTypeId.UHUGEINT: {
-      const n = value as bigint;
-      return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n.toString();
-    }
-    case DuckDBTypeId.DECIMAL: {
-      const decimal = value as DuckDBDecimalValue;
-      return decimal.width <= 15 ? decimal.toDouble() : decimal.toString();
-    }
-    case DuckDBTypeId.TIMESTAMP:
-    case DuckDBTypeId.TIMESTAMP_TZ:
-      return isoTimestamp(value as DuckDBTimestampValue, (value as DuckDBTimestampValue).micros, 1000);
-    case DuckDBTypeId.TIMESTAMP_MS: {
-      const timestamp = value as DuckDBTimestampMillisecondsValue;
-      return isoTimestamp(timestamp, timestamp.millis, 1);
-    }
-    case DuckDBTypeId.TIMESTAMP_S: {
-      const timestamp = value as DuckDBTimestampSecondsValue;
-      return isoTimestamp(timestamp, timestamp.seconds, 1 / 1000);
-    }
-    case DuckDBTypeId.TIMESTAMP_NS: {
-      const timestamp = value as DuckDBTimestampNanosecondsValue;
-      return isoTimestamp(timestamp, timestamp.nanos, 1_000_000);
-    }
-    case DuckDBTypeId.MAP: {
-      const map = value as DuckDBMapValue;
-      const mapType = type as DuckDBMapType;
-      if (mapType.keyType.typeId !== DuckDBTypeId.VARCHAR) break;
-      const object: { [key: string]: QueryValue } = {};
-      for (const entry of map.entries)
-        object[entry.key as string] = converter(entry.value, mapType.valueType, converter);
-      return object;
-    }
-  }
-  // Nested values (list items, struct fields) come back through `converter`, i.e. through this function.
-  return JsonDuckDBValueConverter(
-    value,
-    type,
-    converter as unknown as DuckDBValueConverter<Json>,
-  ) as QueryValue;
-};
-
-function isoTimestamp(
-  value: { isFinite: boolean; toString(): string },
-  units: bigint,
-  unitsPerMs: number,
-): string {
-  if (!value.isFinite) return value.toString();
-  const ms = Math.floor(Number(units) / unitsPerMs);
-  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : value.toString();
 }

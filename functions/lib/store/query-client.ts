@@ -5,10 +5,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, IngestError } from '../errors.ts';
-import { QUERY_ENDPOINT_FILE, QUERY_PATH, type QueryEndpoint } from './query-server.ts';
-import type { QueryOptions, QueryResult, SqlQueryable } from './types.ts';
+import { EXPORT_PATH, QUERY_ENDPOINT_FILE, QUERY_PATH, type QueryEndpoint } from './query-server.ts';
+import type { ParquetExporter, QueryOptions, QueryResult, SqlQueryable } from './types.ts';
 
-export interface QueryTarget extends SqlQueryable {
+export interface QueryTarget extends SqlQueryable, ParquetExporter {
   /** `http`: the running pipeline answers; `file`: the DuckDB file is open read-only in this process. */
   readonly via: 'http' | 'file';
   /** The endpoint URL or the file path, for messages. */
@@ -62,6 +62,12 @@ function httpTarget(endpoint: QueryEndpoint): QueryTarget {
     via: 'http',
     location: endpoint.url,
     query: (sql, options) => postQuery(endpoint, sql, options),
+    exportParquet: async (sql, path, options = {}) => {
+      const url = new URL(EXPORT_PATH, endpoint.url);
+      url.searchParams.set('format', 'parquet');
+      url.searchParams.set('path', path);
+      return (await post<{ rows: number }>(endpoint, url, sql, options.signal)).rows;
+    },
     close: async () => {},
   };
 }
@@ -73,29 +79,31 @@ async function postQuery(
 ): Promise<QueryResult> {
   const url = new URL(QUERY_PATH, endpoint.url);
   if (options.maxRows !== undefined) url.searchParams.set('maxRows', String(options.maxRows));
+  return post<QueryResult>(endpoint, url, sql, options.signal);
+}
+
+/** POSTs the SQL and returns the JSON answer; an `{error}` answer or a failed request is QUERY_FAILED. */
+async function post<T extends object>(
+  endpoint: QueryEndpoint,
+  url: URL,
+  sql: string,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${endpoint.token}`, 'content-type': 'text/plain; charset=utf-8' },
       body: sql,
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(signal ? { signal } : {}),
     });
   } catch (cause) {
-    throw new IngestError(
-      'QUERY_FAILED',
-      `The query endpoint ${endpoint.url} did not answer: ${errorMessage(cause)}`,
-      {
-        retryable: true,
-        cause,
-      },
-    );
+    const message = `The query endpoint ${endpoint.url} did not answer: ${errorMessage(cause)}`;
+    throw new IngestError('QUERY_FAILED', message, { retryable: true, cause });
   }
   const body = (await response
     .json()
-    .catch(() => ({ error: `HTTP ${response.status}, not a query answer` }))) as
-    | QueryResult
-    | { error: string };
+    .catch(() => ({ error: `HTTP ${response.status}, not a query answer` }))) as T | { error: string };
   if (!response.ok || 'error' in body) {
     const message = 'error' in body ? body.error : `HTTP ${response.status}`;
     throw new IngestError('QUERY_FAILED', message, { retryable: response.status >= 500 });
@@ -116,13 +124,14 @@ async function fileTarget(dbFile: string): Promise<QueryTarget> {
     );
   }
   // Loaded only here: querying a running pipeline over HTTP needs no native module.
-  const { openDuckDbReader } = await import('./duckdb-store.ts');
+  const { openDuckDbReader } = await import('./duckdb-reader.ts');
   try {
     const reader = await openDuckDbReader(dbFile);
     return {
       via: 'file',
       location: dbFile,
       query: (sql, options) => reader.query(sql, options),
+      exportParquet: (sql, path, options) => reader.exportParquet(sql, path, options),
       close: () => reader.close(),
     };
   } catch (cause) {

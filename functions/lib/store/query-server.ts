@@ -2,12 +2,21 @@
  * Serves `iot-ingest query` from other shells while this process holds the DuckDB file (DuckDB lets
  * one process open a file for writing, and no other process may open it then, not even read-only).
  *
- * Plain node:http: one route on the loopback interface needs no framework.
+ * Plain node:http: two routes on the loopback interface need no framework.
  *
- * POST /query?maxRows=N with the SQL text as body and `Authorization: Bearer <token>`:
- *   200 {columns, types, rows, truncated} | 400 {error} (SQL error: DuckDB's message) | 401 | 404 | 405 | 413
+ * Every request carries `Authorization: Bearer <token>` and the SQL text as its body:
+ *   POST /query?maxRows=N
+ *     200 {columns, types, rows, truncated} | 400 {error} (SQL error: DuckDB's message)
+ *   POST /export?format=parquet&path=/absolute/file.parquet
+ *     200 {rows, path}: this process ran DuckDB's COPY of the SELECT to that file | 400 {error}
+ *   and for both 401 | 404 | 405 | 413.
  * The token is in `<dataDir>/query-endpoint.json` (mode 0600), so only users who can read the data
  * directory can query; other local users reach the port but not the data.
+ *
+ * An export writes a file as this process's user at a path the client chose. That is safe because
+ * the client already is that user (or root) to have read the token, and because copyToParquet only
+ * writes a new absolute `*.parquet` file (never over an existing one, whole or not at all) from
+ * exactly one SELECT, so an export cannot clobber a file or run anything but a read.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -15,10 +24,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { errorMessage, IngestError } from '../errors.ts';
-import { DEFAULT_MAX_ROWS, type SqlQueryable } from './types.ts';
+import { DEFAULT_MAX_ROWS, type ParquetExporter, type SqlQueryable } from './types.ts';
 
 export const QUERY_ENDPOINT_FILE = 'query-endpoint.json';
 export const QUERY_PATH = '/query';
+export const EXPORT_PATH = '/export';
 /** Longer SQL than this is surely a mistake (a pasted file); refusing it bounds the memory a request takes. */
 const MAX_SQL_BYTES = 1024 * 1024;
 
@@ -41,7 +51,7 @@ export interface QueryServerOptions {
 }
 
 export async function startQueryServer(
-  store: SqlQueryable,
+  store: SqlQueryable & Partial<ParquetExporter>,
   dataDir: string,
   options: QueryServerOptions = {},
 ): Promise<QueryServer> {
@@ -59,11 +69,13 @@ export async function startQueryServer(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== QUERY_PATH)
+    const route = url.pathname;
+    if (route !== QUERY_PATH && !(route === EXPORT_PATH && store.exportParquet)) {
       return send(res, 404, { error: `Not found; POST SQL to ${QUERY_PATH}.` });
+    }
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return send(res, 405, { error: `Use POST ${QUERY_PATH} with the SQL as the body.` });
+      return send(res, 405, { error: `Use POST ${route} with the SQL as the body.` });
     }
     const given = Buffer.from(req.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -72,13 +84,21 @@ export async function startQueryServer(
     const sql = await readBody(req);
     if (sql === undefined) return send(res, 413, { error: `The SQL is longer than ${MAX_SQL_BYTES} bytes.` });
 
-    const asked = Number(url.searchParams.get('maxRows'));
     const abort = new AbortController();
     // A client that hangs up (Ctrl-C on a long query) interrupts the query instead of leaving it running.
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
     try {
+      if (route === EXPORT_PATH) {
+        const format = url.searchParams.get('format');
+        const path = url.searchParams.get('path') ?? '';
+        if (format !== 'parquet')
+          return send(res, 400, { error: `Unknown export format ${format}; use parquet.` });
+        const rows = await store.exportParquet!(sql, path, { signal: abort.signal });
+        return send(res, 200, { rows, path });
+      }
+      const asked = Number(url.searchParams.get('maxRows'));
       const result = await store.query(sql, {
         maxRows: Number.isInteger(asked) && asked > 0 ? Math.min(asked, maxRows) : maxRows,
         signal: abort.signal,

@@ -10,7 +10,10 @@ export function createKafka(config: PipelineConfig['kafka'], clientIdSuffix = ''
     ssl: config.sslCa !== undefined ? { ca: [config.sslCa] } : config.ssl,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
-    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+    // Bounded attempts: a send fails within about 20 s so the caller (the bridge retries forever,
+    // the runner per its mapping) decides, instead of a request hanging for kafkajs's default 30 s.
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2_000 },
   };
   if (config.sasl) {
     const { mechanism, username, password } = config.sasl;

@@ -21,17 +21,16 @@ export interface KafkaProducerOptions {
 export class KafkaStreamProducer implements StreamProducer {
   readonly kind = 'kafka' as const;
   readonly #kafka: Kafka;
-  readonly #producer: Producer;
+  #producer: Producer;
+  readonly #maxInFlightRequests: number;
   readonly #compression: CompressionTypes;
   readonly #ackTimeoutMs: number;
   #connected: Promise<void> | undefined;
 
   constructor(kafka: Kafka, options: KafkaProducerOptions = {}) {
     this.#kafka = kafka;
-    this.#producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      maxInFlightRequests: options.maxInFlightRequests ?? 5,
-    });
+    this.#maxInFlightRequests = options.maxInFlightRequests ?? 5;
+    this.#producer = this.#newProducer();
     this.#compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
   }
@@ -51,7 +50,9 @@ export class KafkaStreamProducer implements StreamProducer {
         const value = record.value;
         messages[i] = {
           key: record.key,
-          value: Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+          value: Buffer.isBuffer(value)
+            ? value
+            : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
           headers: record.headers,
         };
       }
@@ -63,11 +64,29 @@ export class KafkaStreamProducer implements StreamProducer {
         compression: this.#compression,
       });
     } catch (error) {
+      this.#reset();
       throw new IngestError('STREAM_WRITE_FAILED', `Kafka produce to ${stream} failed: ${describe(error)}`, {
         retryable: (error as { retriable?: boolean }).retriable !== false,
         cause: error,
       });
     }
+  }
+
+  #newProducer(): Producer {
+    return this.#kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: this.#maxInFlightRequests });
+  }
+
+  /**
+   * After a failed send, the next one starts from a new producer: kafkajs can keep a connection or
+   * metadata from before a broker outage and leave later sends hanging on it (seen against the
+   * mock cluster after a broker went down and came back). The old one is closed in the background.
+   */
+  #reset(): void {
+    const old = this.#producer;
+    const wasConnected = this.#connected !== undefined;
+    this.#producer = this.#newProducer();
+    this.#connected = undefined;
+    if (wasConnected) void old.disconnect().catch(() => undefined);
   }
 
   /** Fails with a message that says what to do when the topic does not exist or cannot be reached. */

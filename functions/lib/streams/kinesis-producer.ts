@@ -62,7 +62,10 @@ export class KinesisStreamProducer implements StreamProducer {
       await this.#client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
     } catch (error) {
       if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-        throw new IngestError('STREAM_WRITE_FAILED', `Kinesis stream "${stream}" does not exist: create it first.`);
+        throw new IngestError(
+          'STREAM_WRITE_FAILED',
+          `Kinesis stream "${stream}" does not exist: create it first.`,
+        );
       }
       throw new IngestError('SERVICE_UNAVAILABLE', `cannot reach Kinesis: ${errorMessage(error)}`, {
         retryable: true,
@@ -76,7 +79,9 @@ export class KinesisStreamProducer implements StreamProducer {
     let lastError = '';
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       try {
-        const result = await this.#client.send(new PutRecordsCommand({ StreamName: stream, Records: pending }));
+        const result = await this.#client.send(
+          new PutRecordsCommand({ StreamName: stream, Records: pending }),
+        );
         if (!result.FailedRecordCount) return;
         const failed: PutRecordsRequestEntry[] = [];
         const results = result.Records ?? [];
@@ -91,9 +96,13 @@ export class KinesisStreamProducer implements StreamProducer {
       } catch (error) {
         lastError = errorMessage(error);
         if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-          throw new IngestError('STREAM_WRITE_FAILED', `Kinesis stream "${stream}" does not exist: create it first.`, {
-            cause: error,
-          });
+          throw new IngestError(
+            'STREAM_WRITE_FAILED',
+            `Kinesis stream "${stream}" does not exist: create it first.`,
+            {
+              cause: error,
+            },
+          );
         }
       }
       if (attempt === this.#maxAttempts) break;

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { Kafka } from 'kafkajs';
 import { isEnvelope, unwrapEnvelope } from '../codec/envelope.ts';
+import type { PipelineConfig } from '../config.ts';
 import type { StreamName } from './types.ts';
 
 /** A record read back from a stream, with where it sits. */
@@ -19,13 +20,42 @@ export interface StoredRecord {
 }
 
 /**
- * Reads a whole stream from the beginning up to its current end, without joining a consumer
- * group or moving any checkpoint. For inspection (`iot-ingest dlq`) and tests, not the hot path.
+ * Reads a whole stream of the configured kind from the beginning up to its current end, without
+ * moving any checkpoint or committed offset. For inspection (`iot-ingest dlq`) and tests, not the
+ * hot path.
+ */
+export async function readStream(
+  config: PipelineConfig,
+  stream: StreamName,
+  limit = 100_000,
+): Promise<StoredRecord[]> {
+  if (config.stream === 'kafka') {
+    const { createKafka } = await import('./kafka-client.ts');
+    return readKafkaStream(createKafka(config.kafka, '-reader'), stream, limit);
+  }
+  const { createKinesisClient } = await import('./kinesis-client.ts');
+  const client = createKinesisClient({
+    ...(config.kinesis.endpoint ? { endpoint: config.kinesis.endpoint } : {}),
+    region: config.kinesis.region,
+    local: config.kinesis.local,
+  });
+  try {
+    return await readKinesisStream(client, stream, limit);
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Reads a whole topic from the beginning up to its current end, through a throwaway consumer group
+ * that commits nothing (so no other group's offsets move). Gives up after `timeoutMs` with what it
+ * has, so an offset that never arrives (a transaction marker at the end) cannot hang it.
  */
 export async function readKafkaStream(
   kafka: Kafka,
   topic: StreamName,
   limit = 100_000,
+  timeoutMs = 30_000,
 ): Promise<StoredRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -41,6 +71,7 @@ export async function readKafkaStream(
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
+    setTimeout(resolve, timeoutMs).unref();
     consumer
       .run({
         autoCommit: false,

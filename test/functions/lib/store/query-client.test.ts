@@ -57,6 +57,30 @@ describe('openQueryTarget', () => {
     }
   });
 
+  it.each(['http', 'file'] as const)('exports Parquet through the %s target', async (via) => {
+    // Prepare
+    const store = await storeWithReadings(3);
+    const server = via === 'http' ? await startQueryServer(store, dir) : undefined;
+    if (!server) await store.close();
+    const path = join(dir, 'export.parquet');
+    try {
+      target = await openQueryTarget(dir, dbFile);
+
+      // Act
+      const rows = await target.exportParquet('SELECT seq FROM readings ORDER BY seq', path);
+
+      // Assess
+      expect(target.via).toBe(via);
+      expect(rows).toBe(3);
+      expect((await target.query(`SELECT list(seq) FROM read_parquet('${path}')`)).rows).toEqual([
+        [[0, 1, 2]],
+      ]);
+    } finally {
+      await server?.close();
+      if (server) await store.close();
+    }
+  });
+
   it('carries SQL errors back from the endpoint as QUERY_FAILED', async () => {
     // Prepare
     const store = await storeWithReadings(0);

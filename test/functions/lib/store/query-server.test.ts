@@ -123,7 +123,60 @@ describe('startQueryServer', () => {
     expect((await body(response)).error).toEqual(expect.any(String));
   });
 
-  it('answers 404 off its one route', async () => {
+  describe('POST /export', () => {
+    function exportTo(path: string, sql: string, token = endpoint.token): Promise<Response> {
+      const url = new URL('/export', server.url);
+      url.searchParams.set('format', 'parquet');
+      url.searchParams.set('path', path);
+      return fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: sql });
+    }
+
+    it('writes the SELECT to the Parquet file the client names, from the writing process', async () => {
+      // Prepare
+      await store.writeReadings([aReading({ ts: T0, seq: 1 }), aReading({ ts: T0 + 1, seq: 2 })]);
+      const path = join(dir, 'export.parquet');
+
+      // Act
+      const response = await exportTo(path, 'SELECT * FROM readings');
+
+      // Assess
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ rows: 2, path });
+      expect((await store.query(`SELECT count(*) FROM read_parquet('${path}')`)).rows).toEqual([[2]]);
+    });
+
+    it.each([
+      [
+        'an existing file',
+        () => join(dir, QUERY_ENDPOINT_FILE).replace(/json$/, 'parquet'),
+        /exists already/,
+      ],
+      ['a relative path', () => 'out.parquet', /absolute path/],
+      ['a file that is not .parquet', () => join(dir, 'iot-ingest.duckdb'), /ending in \.parquet/],
+    ])('answers 400 for %s', async (_, path, message) => {
+      // Prepare
+      await writeFile(join(dir, 'query-endpoint.parquet'), 'keep me');
+
+      // Act
+      const response = await exportTo(path(), 'SELECT 1');
+
+      // Assess
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(message);
+      expect(await readFile(join(dir, 'query-endpoint.parquet'), 'utf8')).toBe('keep me');
+    });
+
+    it('refuses a client without the token', async () => {
+      // Act
+      const response = await exportTo(join(dir, 'x.parquet'), 'SELECT 1', 'nope');
+
+      // Assess
+      expect(response.status).toBe(401);
+      await expect(stat(join(dir, 'x.parquet'))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+  });
+
+  it('answers 404 off its routes', async () => {
     // Act
     const response = await fetch(`${server.url}/other`, { method: 'POST', body: 'SELECT 1' });
 

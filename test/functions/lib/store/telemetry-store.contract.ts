@@ -1,11 +1,16 @@
 /**
  * The TelemetryStore contract: every store (DuckDB, Timestream, InfluxDB) runs this same suite.
- * A store supplies how to open a fresh, empty instance and how to read its readings back.
+ * A store supplies how to open a fresh, empty instance and how to read its readings back, and,
+ * if it can refuse single readings, how to make it refuse one.
+ *
+ * Counting follows `store.redelivery`: a store that upserts may count a reading redelivered in a
+ * later batch as written; every store counts repeats within a batch as duplicates, and no store
+ * ever holds a reading twice.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IngestError } from '../../../../functions/lib/errors.ts';
 import type { Reading } from '../../../../functions/lib/reading.ts';
-import type { StoredReading, TelemetryStore } from '../../../../functions/lib/store/types.ts';
+import type { StoredReading, TelemetryStore, WriteResult } from '../../../../functions/lib/store/types.ts';
 import { aReading } from '../../../support/readings.ts';
 
 export interface StoreHarness<S extends TelemetryStore> {
@@ -15,6 +20,13 @@ export interface StoreHarness<S extends TelemetryStore> {
   readBack(store: S): Promise<StoredReading[]>;
   /** Releases what `open` made (temp directories, tables); the store is closed already. */
   cleanUp?(): Promise<void>;
+  /**
+   * For stores that refuse single readings while taking the rest of a batch: returns a reading
+   * (`base`, changed if need be) that `store` will refuse, arranging whatever that takes.
+   */
+  refuse?(store: S, base: StoredReading): StoredReading | Promise<StoredReading>;
+  /** What the store's reason for that refusal says. */
+  refusal?: RegExp;
 }
 
 const T0 = Date.UTC(2024, 5, 10, 8, 0, 0, 123);
@@ -22,6 +34,13 @@ const T0 = Date.UTC(2024, 5, 10, 8, 0, 0, 123);
 /** `n` distinct readings of one device, 1 s apart. */
 function aSeries(n: number, overrides: Partial<Reading> = {}): Reading[] {
   return Array.from({ length: n }, (_, i) => aReading({ ts: T0 + i * 1000, seq: i, ...overrides }));
+}
+
+/** What a later batch that repeats `repeated` readings and adds `fresh` ones should report. */
+function redeliveryCounts(store: TelemetryStore, repeated: number, fresh: number): WriteResult {
+  return (store.redelivery ?? 'counted') === 'counted'
+    ? { written: fresh, duplicates: repeated }
+    : { written: fresh + repeated, duplicates: 0 };
 }
 
 export function describeTelemetryStoreContract<S extends TelemetryStore>(
@@ -105,8 +124,24 @@ export function describeTelemetryStoreContract<S extends TelemetryStore>(
       const result = await store.writeReadings(series.slice(3));
 
       // Assess
-      expect(result).toEqual({ written: 4, duplicates: 3 });
+      expect(result).toEqual(redeliveryCounts(store, 3, 4));
       expect((await harness.readBack(store)).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('stores a reading received twice (a device re-publish) once', async () => {
+      // Prepare: the same reading, received by the bridge twice
+      const reading = aReading({ ts: T0, seq: 7 });
+      await store.writeReadings([{ ...reading, receivedAt: T0 + 10 }]);
+
+      // Act
+      const result = await store.writeReadings([{ ...reading, receivedAt: T0 + 900 }]);
+
+      // Assess
+      expect(result.written + result.duplicates).toBe(1);
+      expect(result.rejected ?? []).toEqual([]);
+      const stored = await harness.readBack(store);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject(reading);
     });
 
     it('tells readings apart by device, timestamp and seq', async () => {
@@ -145,10 +180,36 @@ export function describeTelemetryStoreContract<S extends TelemetryStore>(
       ]);
 
       // Assess
-      expect(results.reduce((sum, r) => sum + r.written, 0)).toBe(300);
-      expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(50);
+      const total = (key: 'written' | 'duplicates') => results.reduce((sum, r) => sum + r[key], 0);
+      if ((store.redelivery ?? 'counted') === 'counted')
+        expect([total('written'), total('duplicates')]).toEqual([300, 50]);
+      else expect(total('written') + total('duplicates')).toBe(350);
       expect(await harness.readBack(store)).toHaveLength(300);
     });
+
+    it.skipIf(harness.refuse === undefined)(
+      'takes the rest of a batch when it refuses a reading, and says why',
+      async () => {
+        // Prepare
+        const [first, second, third] = aSeries(3);
+        const refused = await harness.refuse!(store, second!);
+        const batch = [first!, refused, third!];
+
+        // Act
+        const result = await store.writeReadings(batch);
+        const again = await store.writeReadings(batch); // a redelivery is refused again, not lost
+
+        // Assess
+        expect(result).toEqual({
+          written: 2,
+          duplicates: 0,
+          rejected: [{ reading: refused, reason: expect.stringMatching(harness.refusal ?? /./) }],
+        });
+        expect(again.rejected?.map((r) => r.reading)).toEqual([refused]);
+        expect(again.written + again.duplicates).toBe(2);
+        expect(await harness.readBack(store)).toEqual([first, third]);
+      },
+    );
 
     it('refuses writes once closed, with a typed error', async () => {
       // Prepare

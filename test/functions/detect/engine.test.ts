@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import { DetectEngine } from '../../../functions/detect/engine.ts';
+import type { Alert } from '../../../functions/lib/codec/alert-codec.ts';
+import type { Reading } from '../../../functions/lib/reading.ts';
+import {
+  anEngine,
+  cleanSeries,
+  type Feed,
+  opened,
+  resolved,
+  run,
+  SECOND,
+  summary,
+  T0,
+  TEST_PROFILE_DOCUMENT,
+  testProfiles,
+  withAnomaly,
+} from './factories.ts';
+
+const SILENCE_MS = 10_000; // expectedIntervalMs 1000 x graceFactor 10
+
+/** Devices dev-0..dev-(n-1), 300 s of readings each, seeded differently. */
+function fleet(devices: number, count = 300): Reading[][] {
+  return Array.from({ length: devices }, (_, d) => cleanSeries({ deviceId: `dev-${d}`, count, seed: d + 1 }));
+}
+
+describe('silence', () => {
+  it('is detected on the clock for a device that stopped while the others go on', () => {
+    // Prepare: dev-1 stops after reading 119; dev-0 and dev-2 keep sending
+    const [a, b, c] = fleet(3) as [Reading[], Reading[], Reading[]];
+    const feed = [...a, ...b.slice(0, 120), ...c];
+
+    // Act
+    const alerts = run(anEngine(), feed);
+
+    // Assess
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      status: 'open',
+      deviceId: 'dev-1',
+      metric: '*',
+      rule: 'silence',
+      dedupKey: 'dev-1/*/silence',
+      ts: T0 + 119 * SECOND,
+      openedAt: T0 + 119 * SECOND + SILENCE_MS,
+      value: null,
+    });
+  });
+
+  it('is detected from ticks alone when nothing arrives at all', () => {
+    // Prepare
+    const engine = anEngine();
+    for (const reading of cleanSeries({ count: 10 })) engine.observe(reading);
+
+    // Act
+    const before = engine.tick(T0 + 9 * SECOND + SILENCE_MS);
+    const after = engine.tick(T0 + 9 * SECOND + SILENCE_MS + 1);
+
+    // Assess
+    expect(before).toEqual([]);
+    expect(summary(after)).toEqual([`open dev-1/*/silence @${9 * SECOND + SILENCE_MS}`]);
+  });
+
+  it('resolves when the device reports again, with the incident id it opened with', () => {
+    // Prepare: a one-minute gap
+    const series = withAnomaly(cleanSeries({ count: 200 }), 100, 160, () => null);
+
+    // Act
+    const alerts = run(anEngine(), series);
+
+    // Assess
+    expect(alerts.map((a) => [a.status, a.rule])).toEqual([
+      ['open', 'silence'],
+      ['resolved', 'silence'],
+    ]);
+    expect(alerts[1]!.id).toBe(alerts[0]!.id);
+    expect(alerts[1]!.ts).toBe(T0 + 160 * SECOND);
+  });
+});
+
+describe('gateway silence', () => {
+  const behind = (readings: readonly Reading[], gatewayId: string): Feed[] =>
+    readings.map((reading) => ({ reading, gatewayId }));
+
+  it('raises one alert for a gateway that went quiet, not one per device', () => {
+    // Prepare: five devices behind gw-1 stop together at 120 s; dev-9 (direct) goes on
+    const devices = fleet(5);
+    const feed = [
+      ...devices.flatMap((d) => behind(d.slice(0, 120), 'gw-1')),
+      ...cleanSeries({ deviceId: 'dev-9', count: 300 }),
+    ];
+
+    // Act
+    const alerts = run(anEngine(), feed);
+
+    // Assess
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      status: 'open',
+      deviceId: 'gw-1',
+      rule: 'gateway-silence',
+      metric: '*',
+      severity: 'critical',
+    });
+    expect(alerts[0]!.message).toContain('5 devices');
+  });
+
+  it('still reports a single device that went quiet behind a gateway that goes on', () => {
+    // Prepare
+    const [a, b] = fleet(2) as [Reading[], Reading[]];
+    const feed = [...behind(a, 'gw-1'), ...behind(b.slice(0, 120), 'gw-1')];
+
+    // Act
+    const alerts = run(anEngine(), feed);
+
+    // Assess
+    expect(summary(alerts)).toEqual([`open dev-1/*/silence @${119 * SECOND + SILENCE_MS}`]);
+  });
+
+  it('resolves when the gateway delivers again, and then reports the devices that did not come back', () => {
+    // Prepare: gw-1 is quiet from 120 s to 180 s; afterwards only dev-0 reports through it
+    const [a, b] = fleet(2) as [Reading[], Reading[]];
+    const feed = [
+      ...behind([...a.slice(0, 120), ...a.slice(180)], 'gw-1'),
+      ...behind(b.slice(0, 120), 'gw-1'),
+    ];
+
+    // Act
+    const alerts = run(anEngine(), feed);
+
+    // Assess
+    expect(alerts.map((x) => `${x.status} ${x.deviceId} ${x.rule}`)).toEqual([
+      'open gw-1 gateway-silence',
+      'resolved gw-1 gateway-silence',
+      'open dev-1 silence',
+    ]);
+  });
+});
+
+describe('memory', () => {
+  const shortEviction = {
+    defaults: { ...TEST_PROFILE_DOCUMENT.defaults, evictAfterMs: 120_000 },
+  };
+
+  it('lets an idle device leave memory and still resolves its silence when it returns', () => {
+    // Prepare: dev-0 goes quiet for 5 minutes, well past the 2-minute eviction
+    const engine = new DetectEngine(testProfiles(shortEviction));
+    const series = withAnomaly(cleanSeries({ count: 600 }), 200, 500, () => null);
+    const first = run(engine, series.slice(0, 200), { tailMs: 200 * SECOND });
+    const idle = engine.stats;
+
+    // Act
+    const rest = run(engine, series.slice(200));
+
+    // Assess
+    expect(summary(first)).toEqual([`open dev-1/*/silence @${199 * SECOND + SILENCE_MS}`]);
+    expect(idle).toMatchObject({ devices: 0, evicted: 1, departed: 1, openIncidents: 1 });
+    expect(rest.map((a) => `${a.status} ${a.rule}`)).toEqual(['resolved silence']);
+    expect(rest[0]!.id).toBe(first[0]!.id);
+    expect(engine.stats).toMatchObject({ devices: 1, departed: 0, openIncidents: 0 });
+  });
+
+  it('keeps at most maxDevices, letting the least recently heard from go first', () => {
+    // Prepare
+    const engine = new DetectEngine(testProfiles(), { maxDevices: 100 });
+
+    // Act
+    for (let d = 0; d < 150; d++)
+      engine.observe(cleanSeries({ deviceId: `dev-${d}`, count: 1, start: T0 + d })[0]!);
+
+    // Assess
+    expect(engine.stats.devices).toBeLessThanOrEqual(100);
+    expect(engine.stats.evictedForCapacity).toBeGreaterThanOrEqual(50);
+  });
+});
+
+describe('replays and duplicates', () => {
+  it('counts a reading seen again (same ts and seq, or older) once', () => {
+    // Prepare: a threshold breach, then the same readings delivered a second time
+    const series = withAnomaly(cleanSeries({ count: 420 }), 400, 420, (r) => ({ ...r, temperature: 90 }));
+    const engine = anEngine();
+    run(engine, series);
+
+    // Act
+    const again = run(engine, series.slice(300));
+
+    // Assess
+    expect(again).toEqual([]);
+    expect(engine.stats.stale).toBe(120);
+  });
+});
+
+describe('snapshot and restore', () => {
+  /** Three devices, one behind a gateway that goes quiet, spikes, a stuck sensor and a drift. */
+  function scenario(): Feed[] {
+    const [a, b, c] = fleet(3, 1_200) as [Reading[], Reading[], Reading[]];
+    const spiky = withAnomaly(a, 300, 305, (r) => ({ ...r, temperature: r.temperature! + 5 }));
+    const stuck = withAnomaly(b, 500, 700, (r) => ({ ...r, humidity: 50 }));
+    const drifting = withAnomaly(c.slice(0, 900), 400, 700, (r, i) => ({
+      ...r,
+      pressure: r.pressure! + (5 * i) / 300,
+    }));
+    return [
+      ...spiky.map((reading) => ({ reading })),
+      ...stuck.map((reading) => ({ reading })),
+      ...drifting.map((reading) => ({ reading, gatewayId: 'gw-1' })),
+    ];
+  }
+
+  it('gives the same alerts as an uninterrupted run, whenever the snapshot is taken', () => {
+    // Prepare
+    const feed = scenario();
+    const uninterrupted = run(anEngine(), feed, { tailMs: 60 * SECOND });
+    const cuts = [250 * SECOND, 302 * SECOND, 650 * SECOND, 905 * SECOND];
+
+    for (const cut of cuts) {
+      // Act: run to the cut, snapshot, restore into a new engine, run the rest
+      const first = anEngine();
+      const before = run(
+        first,
+        feed.filter((f) => f.reading.ts < T0 + cut),
+      );
+      const bytes = first.snapshot();
+      const second = DetectEngine.restore(bytes, testProfiles());
+      const after: Alert[] = [];
+      let nextTick = first.clock + SECOND;
+      for (const f of feed
+        .filter((x) => x.reading.ts >= T0 + cut)
+        .sort((x, y) => x.reading.ts - y.reading.ts)) {
+        while (nextTick <= f.reading.ts) {
+          second.tick(nextTick, after);
+          nextTick += SECOND;
+        }
+        second.observe(f.reading, after, f.reading.ts, f.gatewayId);
+      }
+      const end = Math.max(...feed.map((f) => f.reading.ts)) + 60 * SECOND;
+      for (; nextTick <= end; nextTick += SECOND) second.tick(nextTick, after);
+
+      // Assess
+      expect(summary([...before, ...after]), `cut at ${cut / SECOND} s`).toEqual(summary(uninterrupted));
+      expect([...before, ...after]).toEqual(uninterrupted);
+    }
+    expect(opened(uninterrupted).map((a) => a.rule)).toEqual(
+      expect.arrayContaining(['spike', 'flatline', 'drift', 'gateway-silence']),
+    );
+    expect(resolved(uninterrupted).length).toBeGreaterThan(0);
+  });
+
+  it('refuses bytes that are not a snapshot, saying so', () => {
+    expect(() => DetectEngine.restore(new Uint8Array([1, 2, 3, 4, 5]))).toThrow(/not a detector snapshot/);
+  });
+});
