@@ -292,8 +292,9 @@ async function main(): Promise<void> {
       jsonParse: perRecordNs(jsonParse),
       avroDecode: perRecordNs(decodeOnly),
       validateChecks: perRecordNs(validateOnly) - perRecordNs(decodeOnly),
-      detect: perRecordNs(validateDetect) - perRecordNs(validateOnly),
-      storeEncoding: perRecordNs(fused) - perRecordNs(validateDetect),
+      // receivedAt from the record's header, collecting the batch, the staging columns
+      collectAndStoreEncoding: perRecordNs(validateStore) - perRecordNs(validateOnly),
+      detect: perRecordNs(fused) - perRecordNs(validateStore),
       fusedHotPath: perRecordNs(fused),
       threeMappingTopology: perRecordNs(topology),
     },

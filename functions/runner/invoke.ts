@@ -95,6 +95,8 @@ export async function invokeWithRetries<R>(
 
   while (queue.length > 0) {
     const item = queue[0]!;
+    // Stopping: no new invocation; what is not done is read again after the restart.
+    if (!isRunning()) return item.start;
     if (maxAgeMs >= 0 && hasDestination) {
       const cutoff = now() - maxAgeMs;
       let expired = item.start;

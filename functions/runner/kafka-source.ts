@@ -70,6 +70,9 @@ export async function startKafkaMapping(
       error: payload.error.message,
     });
   });
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    stats.assigned = payload.memberAssignment[mapping.EventSource]?.length ?? 0;
+  });
   let running = true;
   await consumer.connect();
   await consumer.subscribe({

@@ -205,6 +205,7 @@ export async function startKinesisMapping(
       }
     }
   };
+  stats.assigned = shards.length;
   const all = Promise.all(shards.map((shard) => keepConsuming(shard.ShardId!)));
   return {
     mapping,

@@ -15,6 +15,8 @@ export interface MappingStats extends InvokeStats {
   lagMs: number;
   /** Polls that failed and were retried from the checkpoint. */
   pollErrors: number;
+  /** Partitions (Kafka: this member's share of the group's) or shards this mapping consumes now. */
+  assigned: number;
 }
 
 export interface RunningMapping {
@@ -61,5 +63,6 @@ export function newStats(): MappingStats {
     lag: 0,
     lagMs: 0,
     pollErrors: 0,
+    assigned: 0,
   };
 }

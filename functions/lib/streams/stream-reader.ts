@@ -28,10 +28,11 @@ export async function readStream(
   config: PipelineConfig,
   stream: StreamName,
   limit = 100_000,
+  kafkaTimeoutMs = 60_000,
 ): Promise<StoredRecord[]> {
   if (config.stream === 'kafka') {
     const { createKafka } = await import('./kafka-client.ts');
-    return readKafkaStream(createKafka(config.kafka, '-reader'), stream, limit);
+    return readKafkaStream(createKafka(config.kafka, '-reader'), stream, limit, kafkaTimeoutMs);
   }
   const { createKinesisClient } = await import('./kinesis-client.ts');
   const client = createKinesisClient({
@@ -48,14 +49,15 @@ export async function readStream(
 
 /**
  * Reads a whole topic from the beginning up to its current end, through a throwaway consumer group
- * that commits nothing (so no other group's offsets move). Gives up after `timeoutMs` with what it
- * has, so an offset that never arrives (a transaction marker at the end) cannot hang it.
+ * that commits nothing (so no other group's offsets move). With `timeoutMs` it gives up after that
+ * long with what it has, so an offset that never arrives (a transaction marker at the end) cannot
+ * hang an operator's command.
  */
 export async function readKafkaStream(
   kafka: Kafka,
   topic: StreamName,
   limit = 100_000,
-  timeoutMs = 30_000,
+  timeoutMs?: number,
 ): Promise<StoredRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -71,7 +73,7 @@ export async function readKafkaStream(
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
-    setTimeout(resolve, timeoutMs).unref();
+    if (timeoutMs !== undefined) setTimeout(resolve, timeoutMs).unref();
     consumer
       .run({
         autoCommit: false,
