@@ -55,7 +55,12 @@ export class DeviceSignal {
     const days = (ts - this.#startedAt) / DAY_MS;
     const value = (metric: Metric): number => {
       const p = METRIC_PROFILES[metric];
-      const v = p.base + this.#offsets[metric] + p.daily * cycle + p.driftPerDay * days + p.noise * this.#random.gaussian();
+      const v =
+        p.base +
+        this.#offsets[metric] +
+        p.daily * cycle +
+        p.driftPerDay * days +
+        p.noise * this.#random.gaussian();
       return Math.round(Math.min(p.max, Math.max(p.min, v)) * 100) / 100;
     };
     return {

@@ -33,15 +33,15 @@ export function barChartSvg(title: string, groups: { name: string; bars: Bar[] }
   let y = 40;
   const parts: string[] = [];
   for (const group of groups) {
-    parts.push(`<text x="10" y="${y}" font-weight="bold">${escape(group.name)}</text>`);
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(group.name)}</text>`);
     y += 12;
     const max = Math.max(...group.bars.map((b) => b.value), 1);
     for (const bar of group.bars) {
       const w = Math.max(1, ((width - left - 120) * bar.value) / max);
       parts.push(
-        `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${escape(bar.label)}</text>`,
+        `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${escapeXml(bar.label)}</text>`,
         `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="#4a7ab5"/>`,
-        `<text x="${left + w + 6}" y="${y + 13}">${escape(formatNumber(bar.value))} ${escape(bar.unit)}</text>`,
+        `<text x="${left + w + 6}" y="${y + 13}">${escapeXml(formatNumber(bar.value))} ${escapeXml(bar.unit)}</text>`,
       );
       y += barHeight + gap;
     }
@@ -50,12 +50,12 @@ export function barChartSvg(title: string, groups: { name: string; bars: Bar[] }
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="10" y="20" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
     ...parts,
     '</svg>',
   ].join('\n');
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -9,6 +9,7 @@ import { StatsTicker } from './stats-ticker.ts';
 interface StartOptions {
   broker: 'aedes' | 'mosquitto';
   stream: 'kinesis' | 'kafka';
+  mode: 'mappings' | 'fused';
   mqttPort: number;
   devices: number;
   rate: number;
@@ -36,6 +37,12 @@ export async function startCommand(argv: string[]): Promise<number> {
       'stream between the functions: kinesis (kinesalite) or kafka (librdkafka mock cluster)',
       oneOf('kinesis', 'kafka'),
       'kinesis',
+    )
+    .option(
+      '--mode <mode>',
+      'mappings: validate, detect and write each behind its own mapping (as on AWS); fused: one consumer, no telemetry.valid',
+      oneOf('mappings', 'fused'),
+      'mappings',
     )
     .option('--mqtt-port <port>', 'port the broker listens on, on 127.0.0.1 (0 = any free port)', port, 1883)
     .option('--devices <n>', 'simulated devices', positiveInt, 1000)
@@ -66,6 +73,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       broker: options.broker,
       mqttPort: options.mqttPort,
       stream: options.stream,
+      mode: options.mode,
       dataDir,
       persistentStreams: true,
       queryServer: true,

@@ -1,5 +1,13 @@
+import path from 'node:path';
+import mqtt from 'mqtt';
 import { Bridge, type BridgeOptions } from '../../functions/bridge/bridge.ts';
 import { MqttSubscriber } from '../../functions/bridge/mqtt-subscriber.ts';
+import { createAlertDelivery } from '../../functions/detect/delivery/alert-delivery.ts';
+import { MqttAlertPublisher } from '../../functions/detect/delivery/mqtt.ts';
+import { DetectEngine } from '../../functions/detect/engine.ts';
+import { loadDeviceProfiles } from '../../functions/detect/profiles.ts';
+import { FileDetectorStateStore } from '../../functions/detect/state-store.ts';
+import type { Alert } from '../../functions/lib/codec/alert-codec.ts';
 import { SchemaRegistry } from '../../functions/lib/codec/schema-registry.ts';
 import { loadConfig, type PipelineConfig } from '../../functions/lib/config.ts';
 import { createLog } from '../../functions/lib/log.ts';
@@ -77,11 +85,34 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
     const producer = await createProducer(config);
     stack.push(() => producer.close());
     const source = await streamSource(config);
+    const mqttUrl = services.mqtt!.url;
+    const protocolVersion = Math.max(...services.mqtt!.protocolVersions) as 4 | 5;
+    // Alerts: the DuckDB `alerts` table (one row per incident) and MQTT alerts/{deviceId}/{rule},
+    // retained while open, both after the alerts stream accepted them.
+    const alertClient = await mqtt.connectAsync(mqttUrl, {
+      clientId: `iot-ingest-alerts-${process.pid}`,
+      protocolVersion,
+      reconnectPeriod: 500,
+    });
+    stack.push(() => alertClient.endAsync());
+    const publishAlerts = createAlertDelivery({ mqtt: new MqttAlertPublisher({ client: alertClient }) });
+    const deliverAlerts = async (alerts: readonly Alert[]) => {
+      await store.writeAlerts(alerts);
+      await publishAlerts(alerts);
+    };
+    const profiles = loadDeviceProfiles();
     const topology = await startTopology({
       source,
       producer,
       registry,
       store,
+      deliverAlerts,
+      detect: {
+        profiles,
+        // Detector state is checkpointed with the stream position, so a restart resumes incidents.
+        stateStore: new FileDetectorStateStore(path.join(config.dataDir, 'detect-state'), 'detect'),
+      },
+      detector: new DetectEngine(profiles),
       mode: options.mode ?? 'mappings',
       // A schema file dropped into schemas/history/ is picked up when a reading needs it.
       reloadRegistry: () => SchemaRegistry.loadAsync(),
@@ -90,13 +121,12 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       ...(options.onError ? { onError: options.onError } : {}),
     });
     stack.push(() => topology.stop());
-    const mqttUrl = services.mqtt!.url;
     const subscriber = new MqttSubscriber({
       url: mqttUrl,
       clientId: 'iot-ingest-bridge',
       topics: ['telemetry/+', 'gateways/+/telemetry'],
       // Aedes speaks MQTT 3.1.1 only; Mosquitto gets MQTT 5 (Receive Maximum, session expiry).
-      protocolVersion: Math.max(...services.mqtt!.protocolVersions) as 4 | 5,
+      protocolVersion,
     });
     const bridge = new Bridge(subscriber, producer, {
       maxPayloadBytes: config.maxPayloadBytes,

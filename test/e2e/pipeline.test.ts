@@ -96,6 +96,67 @@ describe.each(combos)('embedded pipeline over $stream with $broker', ({ stream, 
   });
 });
 
+describe.each(combos)('alerts from the embedded pipeline over $stream with $broker', ({ stream, broker }) => {
+  let pipeline: EmbeddedPipeline;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-e2e-alert-${stream}-${broker}-`));
+    pipeline = await startEmbeddedPipeline({ broker, stream, dataDir, mqttPort: 0 });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('opens a threshold incident in the alerts table and on MQTT alerts/{deviceId}/...', async () => {
+    // Prepare: a subscriber on the alert topics, and a device that overheats
+    const device = `hot-${stream}-${broker}`;
+    const subscriber = await mqtt.connectAsync(pipeline.mqttUrl, { protocolVersion: 4 });
+    const received: { topic: string; payload: Buffer }[] = [];
+    subscriber.on('message', (topic, payload) => received.push({ topic, payload }));
+    await subscriber.subscribeAsync(`alerts/${device}/#`, { qos: 1 });
+    const publisher = await mqtt.connectAsync(pipeline.mqttUrl, { protocolVersion: 4 });
+    const now = Date.now();
+
+    // Act
+    for (let seq = 0; seq < 3; seq++) {
+      const reading = aFleetOfReadings(1, 1, device)[0]!;
+      const hot = {
+        ...reading,
+        deviceId: device,
+        seq,
+        ts: now - 3_000 + seq * 1_000,
+        temperature: seq === 0 ? 21 : 150,
+      };
+      await publisher.publishAsync(`telemetry/${device}`, encodeReading(hot, pipeline.registry), { qos: 1 });
+    }
+    await publisher.endAsync();
+
+    // Assess: one open incident, on MQTT as well
+    const alerts = await waitFor(
+      async () =>
+        (
+          await pipeline.store.query(
+            `SELECT rule, metric, status, repeats FROM alerts WHERE device_id = '${device}' AND rule = 'threshold-high'`,
+          )
+        ).rows,
+      (rows) => rows.length > 0,
+      { timeoutMs: 20_000 },
+    );
+    // two hot readings, one incident: the second is a repeat, not a new alert
+    expect(alerts).toEqual([['threshold-high', 'temperature', 'open', 0]]);
+    await waitFor(
+      async () => received.length,
+      (n) => n > 0,
+      { timeoutMs: 10_000 },
+    );
+    expect(received.map((m) => m.topic)).toContain(`alerts/${device}/threshold-high/temperature`);
+    await subscriber.endAsync();
+  });
+});
+
 async function readDlq(pipeline: EmbeddedPipeline) {
   const config = pipeline.config;
   if (config.stream === 'kafka')

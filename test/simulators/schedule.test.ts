@@ -8,7 +8,7 @@ describe('DueHeap', () => {
     const random = new Random(7);
     const heap = new DueHeap(1_000);
     const due = Array.from({ length: 1_000 }, () => random.next() * 10_000);
-    due.forEach((d, i) => heap.push(d, i));
+    for (const [i, d] of due.entries()) heap.push(d, i);
 
     // Act
     const order: number[] = [];

@@ -73,7 +73,10 @@ export class KafkaStreamProducer implements StreamProducer {
   }
 
   #newProducer(): Producer {
-    return this.#kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: this.#maxInFlightRequests });
+    return this.#kafka.producer({
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: this.#maxInFlightRequests,
+    });
   }
 
   /**
