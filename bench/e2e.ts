@@ -68,6 +68,9 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     lostTotal: 0,
   };
   try {
+    // Warm-up, not recorded: consumer groups join (the Kafka mock waits 3 s on a first join),
+    // connections open, DuckDB creates its tables.
+    await runStep(pipeline, 'warmup-', 200, 2, perMessage);
     let stepNo = 0;
     for (const rate of options.rates) {
       const step = await runStep(pipeline, `b${stepNo++}-`, rate, options.stepSeconds, perMessage);

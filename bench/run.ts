@@ -4,10 +4,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureStreamCeiling } from './ceilings.ts';
 import { type E2eResult, runE2e } from './e2e.ts';
+import { runChildBench } from './lib/child-bench.ts';
 import { type Bar, barChartSvg, flatten, formatNumber } from './lib/report.ts';
 import { runMicro } from './micro.ts';
 
-export const SECTIONS = ['micro', 'ceilings', 'e2e', 'gateway'] as const;
+export const SECTIONS = [
+  'micro',
+  'hotpath',
+  'ceilings',
+  'bridge',
+  'e2e',
+  'gateway',
+  'detect',
+  'store',
+  'bundles',
+] as const;
+/** What `--quick` runs: enough to catch a lost reading, in under a minute. */
+export const QUICK_SECTIONS: readonly Section[] = ['micro', 'e2e', 'gateway'];
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -53,6 +66,13 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     );
   }
 
+  if (want('hotpath')) {
+    log('hot path: fused validate + detect + store encoding, one core (bench/hot-path.ts)');
+    const hot = await runChildBench('hot-path', quick ? ['--quick'] : [], log);
+    results.hotPath = hot;
+    results.hotPathVsJsonParse = hot.hotPathVsJsonParse;
+  }
+
   const ceilings: Record<string, number> = {};
   if (want('ceilings')) {
     for (const stream of ['kafka', 'kinesis'] as const) {
@@ -62,6 +82,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       log(`  ${fmt(c.recordsPerSec)} records/s`);
     }
     results.ceilings = ceilings;
+  }
+
+  if (want('bridge')) {
+    log('bridge vs broker ceiling: QoS 1, acks=all, PUBACK after the write (bench/bridge.ts)');
+    const bridge = await runChildBench('bridge', quick ? ['--quick'] : [], log);
+    results.bridge = bridge;
+    results.bridgeCeilingRatio = bridge.bridgeCeilingRatio;
+    const ceiling = bridge.ceiling as { messagesPerSecond?: number } | undefined;
+    if (ceiling?.messagesPerSecond) ceilings.brokerQos1PerSec = ceiling.messagesPerSecond;
   }
 
   const e2e: Record<string, E2eResult> = {};
@@ -79,7 +108,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     results.e2e = e2e;
     const kafka = e2e.kafka;
     if (kafka?.latency) results.p99LatencyMs = kafka.latency.p99Ms;
-    const floor = Math.min(...['kafkaProducePerSec'].map((k) => ceilings[k] ?? Number.POSITIVE_INFINITY));
+    // The lower of the broker's own QoS 1 rate and the stream's raw produce rate, as measured here.
+    const floor = Math.min(
+      ...['kafkaProducePerSec', 'brokerQos1PerSec'].map((k) => ceilings[k] ?? Number.POSITIVE_INFINITY),
+    );
     if (kafka && Number.isFinite(floor)) results.e2eCeilingRatio = kafka.maxSustainedRate / floor;
   }
 
@@ -97,6 +129,40 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     results.gateway = gateway;
     results.gatewayReadingsPerSec = gateway.maxSustainedRate;
   }
+
+  if (want('detect')) {
+    log('detection quality against the simulator labels (bench/detect.ts)');
+    const detect = await runChildBench('detect', quick ? ['--devices', '20', '--days', '0.25'] : [], log);
+    results.detectBench = detect;
+    const kinds = ((detect.quality as { kinds?: Record<string, number | string>[] })?.kinds ?? []).map(
+      (k) => [k.kind, { precision: k.precision, recall: k.recall, medianTtdMs: k.medianTtdMs }],
+    );
+    results.detection = {
+      ...Object.fromEntries(kinds),
+      falseAlertsPerDeviceDay: (detect.clean as { falsePerDeviceDay?: number })?.falsePerDeviceDay,
+      readingsPerSecPerCore: (detect.throughput as { readingsPerSecond?: number })?.readingsPerSecond,
+    };
+    const memory = detect.memory as { measuredBytesPerDeviceMetric?: number; devices?: number } | undefined;
+    results.memory = {
+      ...(results.memory as object),
+      detectorBytesPerDeviceMetric: memory?.measuredBytesPerDeviceMetric,
+      detectorDevices: memory?.devices,
+    };
+  }
+
+  if (want('store')) {
+    log('store: rows/s through the write function, 1-minute buckets over 10M readings (bench/store.ts)');
+    results.store = await runChildBench('store', quick ? ['--quick'] : [], log);
+  }
+
+  if (want('bundles')) {
+    log('Lambda bundles: size and cold start (bench/bundles.ts)');
+    results.bundles = await runChildBench('bundles', quick ? ['--runs', '2'] : [], log);
+  }
+
+  const rss: Record<string, number> = {};
+  for (const [name, r] of Object.entries(e2e)) rss[`${name}BridgeRunnerPeakRssBytes`] = r.peakRssBytes;
+  if (Object.keys(rss).length > 0) results.memory = { ...(results.memory as object), ...rss };
 
   results.lostReadings = lost;
   fs.mkdirSync(options.outDir, { recursive: true });

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
-import { DEFAULT_RESULTS_DIR, runBench, SECTIONS, type Section } from '../../bench/run.ts';
+import { DEFAULT_RESULTS_DIR, QUICK_SECTIONS, runBench, SECTIONS, type Section } from '../../bench/run.ts';
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const program = new Command('iot-ingest bench')
     .description(
-      'Measure this machine: codec vs JSON, stream ceilings, end to end over Kafka and Kinesis (zero-loss\n' +
-        'rate search, latency at half that rate), gateway mode. Writes bench/results/<date>-<host>.{json,md,svg}.\n' +
+      'Measure this machine: codec vs JSON, the fused hot path, stream and broker ceilings, the bridge,\n' +
+        'end to end over Kafka and Kinesis (zero-loss rate search, latency at half that rate), gateway mode,\n' +
+        'detection quality, the store, Lambda bundles. Writes bench/results/<date>-<host>.{json,md,svg}.\n' +
         'Exits 1 only if a reading acknowledged to a device is missing from the store.',
     )
     .argument('[sections...]', `sections to run (default all): ${SECTIONS.join(', ')}`)
@@ -33,7 +34,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const started = Date.now();
   const outcome = await runBench({
     quick: opts.quick ?? false,
-    sections: asked.length > 0 ? (asked as Section[]) : SECTIONS,
+    sections: asked.length > 0 ? (asked as Section[]) : opts.quick ? QUICK_SECTIONS : SECTIONS,
     outDir: opts.out,
     log: (line) => console.error(line),
   });

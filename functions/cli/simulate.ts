@@ -115,12 +115,14 @@ async function runFleet(
     return 1;
   }
   const report = interactive ? progress(o, () => fleet.stats) : childReporter(() => fleet.stats);
+  let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-    if (o.duration) setTimeout(resolve, o.duration * 1000);
+    if (o.duration) timer = setTimeout(resolve, o.duration * 1000);
     if (o.count) void fleet.finished().then(resolve);
   });
+  clearTimeout(timer); // a pending timer would keep the process alive after the count was reached
   await fleet.stop();
   report.stop();
   return fleet.stats.errors > 0 ? 1 : 0;

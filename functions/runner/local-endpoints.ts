@@ -5,7 +5,7 @@
  * environment names no stream.
  */
 import { readFileSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Env } from '../lib/config.ts';
 
@@ -30,6 +30,7 @@ export async function writeServicesFile(
   >;
   const body: ServicesFile = { pid: process.pid, env: defined };
   const tmp = `${file}.${process.pid}.tmp`;
+  await mkdir(dataDir, { recursive: true });
   await writeFile(tmp, `${JSON.stringify(body, null, 2)}\n`);
   await rename(tmp, file);
 }

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Runs one component bench (bench/<name>.ts) in a fresh Node process, so each measures a process
+ * of its own, and returns the JSON it wrote to `results/<name>-<date>.json`.
+ */
+export async function runChildBench(
+  name: string,
+  args: string[],
+  log: (line: string) => void,
+  timeoutMs = 15 * 60_000,
+): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'bench', `${name}.ts`), ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (
+          line.trim() !== '' &&
+          !/NodeVersionSupportWarning|node >=22|trace-warnings|a\.co\/|January 2027|updates,? bug fixes|continue receiving/i.test(
+            line,
+          )
+        )
+          log(`  ${line}`);
+      }
+    };
+    child.stdout.on('data', forward);
+    child.stderr.on('data', forward);
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('exit', (exitCode) => {
+      clearTimeout(timer);
+      resolve(exitCode ?? 1);
+    });
+  });
+  const file = path.join(ROOT, 'bench', 'results', `${name}-${new Date().toISOString().slice(0, 10)}.json`);
+  if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < started) {
+    throw new Error(`bench/${name}.ts exited ${code} without writing ${file}`);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
