@@ -80,10 +80,15 @@ export async function startKafkaMapping(
     fromBeginning: mapping.StartingPosition === 'TRIM_HORIZON',
   });
   await consumer.run({
-    autoCommit: false,
+    // Only offsets resolved after a batch succeeded (or was dead-lettered) are ever committed;
+    // kafkajs commits them at most once a second and on rebalance or disconnect, instead of one
+    // blocking commit round trip per batch. A crash replays at most that second: the store and the
+    // detector drop what they have already seen.
+    autoCommit: true,
+    autoCommitInterval: 1_000,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 8,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       const { topic, partition } = batch;
       const active = () => running && isRunning() && !isStale();
       for (let start = 0; start < batch.messages.length; start += mapping.BatchSize) {
@@ -114,7 +119,7 @@ export async function startKafkaMapping(
         const finished = Number(next - BigInt(chunk[0]!.offset));
         if (finished > 0) {
           resolveOffset((next - 1n).toString());
-          await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+          await commitOffsetsIfNecessary();
         }
         stats.records += finished;
         stats.filtered += chunk.length - selected.length;
