@@ -363,7 +363,8 @@ function resolveMetric(
     rate: {
       enabled: maxPerSecond !== null,
       maxPerSecond: maxPerSecond ?? Number.POSITIVE_INFINITY,
-      minDtMs: expectedIntervalMs / 2,
+      // Rate over at least one expected interval: faster sampling must not turn noise into alerts.
+      minDtMs: expectedIntervalMs,
       severity: severity(rate.severity, at('rate.severity')),
     },
     flatline: {

@@ -80,15 +80,17 @@ describe('detect handler', () => {
   });
 
   it('sends alerts saved as pending again after a crash before they were marked sent (same ids)', async () => {
-    // Prepare: the first save of batch 5 (alert pending) works, the one after sending it fails
+    // Prepare: batch 5 raises alerts
     const dir = mkdtempSync(join(tmpdir(), 'detect-state-'));
     const events = batches(breaching(), 100);
     const store = new FileDetectorStateStore(dir, 'detect');
-    let saves = 0;
+    // The save that records the alerts as pending works; the next one, marking them sent, fails.
+    let sawPending = false;
     const flaky = {
       load: (p: string) => store.load(p),
       save: async (p: string, c: Parameters<typeof store.save>[1]) => {
-        if (++saves === 6) throw new Error('disk full');
+        if (c.pending.length > 0) sawPending = true;
+        else if (sawPending) throw new Error('disk full');
         await store.save(p, c);
       },
     };
