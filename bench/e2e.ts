@@ -10,6 +10,8 @@ export interface E2eOptions {
   /** Readings per second to try, in increasing order; the search stops at the first that fails. */
   rates: number[];
   stepSeconds: number;
+  /** The runner's topology: `fused` (default here, the peak-throughput path) or the three `mappings`. */
+  mode?: 'fused' | 'mappings';
   /** Gateway mode: readings per MQTT message (0 = one reading per message). */
   readingsPerMessage?: number;
   log?: (line: string) => void;
@@ -31,6 +33,7 @@ export interface E2eStep {
 export interface E2eResult {
   stream: string;
   broker: string;
+  mode: string;
   readingsPerMessage: number;
   steps: E2eStep[];
   /** Highest target rate that every acknowledged reading reached the store at, with the pipeline keeping up. */
@@ -57,10 +60,18 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 250);
-  const pipeline = await startEmbeddedPipeline({ broker, stream: options.stream, dataDir, mqttPort: 0 });
+  const mode = options.mode ?? 'fused';
+  const pipeline = await startEmbeddedPipeline({
+    broker,
+    stream: options.stream,
+    mode,
+    dataDir,
+    mqttPort: 0,
+  });
   const result: E2eResult = {
     stream: options.stream,
     broker,
+    mode,
     readingsPerMessage: perMessage,
     steps: [],
     maxSustainedRate: 0,

@@ -96,7 +96,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const e2e: Record<string, E2eResult> = {};
   if (want('e2e')) {
     for (const stream of ['kafka', 'kinesis'] as const) {
-      log(`end to end over ${stream}: simulator -> mosquitto -> bridge -> ${stream} -> functions -> DuckDB`);
+      log(
+        `end to end over ${stream} (fused): simulator -> mosquitto -> bridge -> ${stream} -> validate+detect+write -> DuckDB`,
+      );
       const rates = quick
         ? [1_000]
         : stream === 'kafka'
@@ -104,6 +106,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           : [2_000, 5_000, 8_000, 11_000, 14_000];
       e2e[stream] = await runE2e({ stream, rates, stepSeconds: quick ? 4 : 15, log });
       lost += e2e[stream].lostTotal;
+    }
+    if (!quick) {
+      // The three mappings as deployed on AWS, each record produced and consumed once more per hop.
+      log('end to end over kafka with the three mappings (validate, detect, write) instead of fused');
+      e2e.kafkaMappings = await runE2e({
+        stream: 'kafka',
+        mode: 'mappings',
+        rates: [1_000, 2_000, 3_000, 5_000, 8_000],
+        stepSeconds: 15,
+        log,
+      });
+      lost += e2e.kafkaMappings.lostTotal;
     }
     results.e2e = e2e;
     const kafka = e2e.kafka;
