@@ -134,11 +134,16 @@ let lambdaHandler: Promise<BatchHandler> | undefined;
  * so silence is noticed when the partition's next batch arrives.
  */
 export const handler = async (event: StreamEvent): Promise<BatchResponse> =>
-  (
-    await (lambdaHandler ??= (async () =>
-      createDetectHandler({
-        producer: await createProducer(loadConfig()),
-        registry: SchemaRegistry.load(),
-        profiles: loadDeviceProfiles(),
-      }))())
-  )(event);
+  (await (lambdaHandler ??= fromEnvironment()))(event);
+
+async function fromEnvironment(): Promise<BatchHandler> {
+  const config = loadConfig();
+  const { createAwsAlertDelivery } = await import('./delivery/aws.ts');
+  const deliver = await createAwsAlertDelivery({ ...config.alerts, region: config.kinesis.region });
+  return createDetectHandler({
+    producer: await createProducer(config),
+    registry: SchemaRegistry.load(),
+    profiles: loadDeviceProfiles(),
+    ...(deliver ? { deliver } : {}),
+  });
+}

@@ -34,6 +34,12 @@ export interface PipelineConfig {
   };
   readonly mqtt: MqttConfig;
   readonly bridge: BridgeConfig;
+  /** Alert delivery of the detect function on AWS (set by the CDK stacks). */
+  readonly alerts: {
+    readonly snsTopicArn?: string | undefined;
+    readonly iotDataEndpoint?: string | undefined;
+    readonly topicPrefix: string;
+  };
   readonly dataDir: string;
   readonly duckdbPath: string;
   /** Where the write function puts readings and where `iot-ingest query` asks (IOT_STORE). */
@@ -183,6 +189,11 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     }),
     mqtt: mqttConfig(env),
     bridge: bridgeConfig(env, dataDir),
+    alerts: Object.freeze({
+      snsTopicArn: env.ALERTS_SNS_TOPIC_ARN || undefined,
+      iotDataEndpoint: env.ALERTS_MQTT_ENDPOINT || undefined,
+      topicPrefix: env.ALERTS_MQTT_TOPIC_PREFIX || 'alerts',
+    }),
     kinesis: Object.freeze({
       endpoint,
       region,
