@@ -102,7 +102,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       const rates = quick
         ? [1_000]
         : stream === 'kafka'
-          ? [5_000, 10_000, 20_000, 30_000, 40_000, 50_000]
+          ? [2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000]
           : [2_000, 5_000, 8_000, 11_000, 14_000];
       e2e[stream] = await runE2e({ stream, rates, stepSeconds: quick ? 4 : 15, log });
       lost += e2e[stream].lostTotal;

@@ -57,11 +57,7 @@ export async function startKafkaMapping(
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
-    // The batching window: a fetch waits up to this long for minBytes to gather. kafkajs's default
-    // minBytes of 1 answers each fetch with whatever single records are there, and per-batch costs
-    // (a store commit, a produce round trip) then cap the rate at a few thousand records a second.
     maxWaitTimeInMs: Math.max(50, Math.round(mapping.MaximumBatchingWindowInSeconds * 1000)),
-    minBytes: 256 * 1024,
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: Math.min(1_000, Math.floor((options.sessionTimeoutMs ?? 10_000) / 3)),
     rebalanceTimeout: 10_000,
