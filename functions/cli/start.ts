@@ -112,6 +112,9 @@ export async function startCommand(argv: string[]): Promise<number> {
 
   log('iot-ingest: stopping: flushing the bridge and the functions...');
   await fleet?.stop();
+  // The embedded broker goes down with us: let it hand the bridge every message it acknowledged to
+  // a device before the bridge stops reading, or those would die with its in-memory sessions.
+  await waitUntilQuiet(() => pipeline.bridge.stats.received, 1_000, 15_000);
   await pipeline.bridge.close();
   await waitUntilDrained(pipeline, 20_000);
   ticker.stop();
@@ -119,6 +122,21 @@ export async function startCommand(argv: string[]): Promise<number> {
   await pipeline.stop();
   log('iot-ingest: stopped cleanly.');
   return 0;
+}
+
+/** Resolves once `count` has not changed for `quietMs` (or after `timeoutMs`). */
+async function waitUntilQuiet(count: () => number, quietMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < deadline && Date.now() - since < quietMs) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = count();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
 }
 
 /** Waits until the functions have caught up with everything the bridge acknowledged. */
