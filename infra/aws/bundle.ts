@@ -4,6 +4,7 @@
  *   <outDir>/<name>/index.mjs            the handler module (Lambda handler `index.handler`)
  *   <outDir>/<name>/*-<hash>.mjs         chunks: code shared with, or behind, lazy `import()`s
  *   <outDir>/<name>/schemas/**           the schema registry of record, read at the cold start
+ *   <outDir>/detect/config/device-profiles.json   detect's device profiles
  *
  * Built with the esbuild JS API rather than `NodejsFunction`, so `cdk synth` and the tests need
  * neither Docker nor a network. The CDK app (`infra/aws`) and the bundle bench (`bench/bundles.ts`)
@@ -87,6 +88,10 @@ async function buildBundle(name: FunctionName, outDir: string, minify: boolean):
   });
   for (const message of result.warnings) warnings.push(message.text);
   cpSync(join(REPO_ROOT, 'schemas'), join(dir, 'schemas'), { recursive: true });
+  // detect reads its device profiles at the cold start (functions/detect/profiles.ts).
+  if (name === 'detect') {
+    cpSync(join(REPO_ROOT, 'config', 'device-profiles.json'), join(dir, 'config', 'device-profiles.json'));
+  }
   return describe(name, dir, result.metafile, warnings);
 }
 

@@ -22,6 +22,27 @@ describe('buildBundles', () => {
     }
   });
 
+  it('carries the device profiles detect reads at the cold start, and detect loads them', async () => {
+    // Prepare
+    const detect = bundles.find((b) => b.name === 'detect')!;
+    expect(existsSync(join(detect.dir, 'config', 'device-profiles.json'))).toBe(true);
+
+    // Act: the bundled profiles module resolves its default path inside the asset
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(join(detect.dir, 'index.mjs'))}); console.log(typeof m.handler);`,
+      ],
+      { encoding: 'utf8' },
+    );
+
+    // Assess
+    expect(out.trim()).toBe('function');
+  });
+
   it('stays within the README budget of 1 MiB per asset', () => {
     for (const bundle of bundles) expect(bundle.totalBytes).toBeLessThanOrEqual(1024 * 1024);
   });
