@@ -58,6 +58,8 @@ describe('iot-ingest start', () => {
   it('says what is wrong with a bad option', async () => {
     const { code, stderr } = await run(['start', '--stream', 'pulsar']);
     expect(code).toBe(1);
-    expect(stderr).toContain("option '--stream <kind>' argument 'pulsar' is invalid. expected one of: kinesis, kafka");
+    expect(stderr).toContain(
+      "option '--stream <kind>' argument 'pulsar' is invalid. expected one of: kinesis, kafka",
+    );
   });
 });
