@@ -75,6 +75,11 @@ export async function startCommand(argv: string[]): Promise<number> {
       stream: options.stream,
       mode: options.mode,
       dataDir,
+      // Devices slower than 1 Hz would all look silent to the default profile (silence after 10
+      // expected intervals of 1 s); the simulated fleet's own interval is the one to expect.
+      ...(options.simulator && options.rate < 1
+        ? { expectedIntervalMs: Math.round(1000 / options.rate) }
+        : {}),
       persistentStreams: true,
       queryServer: true,
       onError: (error) => log(`iot-ingest: ${errorMessage(error)}`),

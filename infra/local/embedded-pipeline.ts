@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { Bridge, type BridgeOptions } from '../../functions/bridge/bridge.ts';
@@ -5,7 +6,12 @@ import { MqttSubscriber } from '../../functions/bridge/mqtt-subscriber.ts';
 import { createAlertDelivery } from '../../functions/detect/delivery/alert-delivery.ts';
 import { MqttAlertPublisher } from '../../functions/detect/delivery/mqtt.ts';
 import { DetectEngine } from '../../functions/detect/engine.ts';
-import { loadDeviceProfiles } from '../../functions/detect/profiles.ts';
+import {
+  DEFAULT_PROFILES_PATH,
+  type DeviceProfiles,
+  loadDeviceProfiles,
+  parseDeviceProfiles,
+} from '../../functions/detect/profiles.ts';
 import { FileDetectorStateStore } from '../../functions/detect/state-store.ts';
 import type { Alert } from '../../functions/lib/codec/alert-codec.ts';
 import { SchemaRegistry } from '../../functions/lib/codec/schema-registry.ts';
@@ -30,6 +36,11 @@ export interface EmbeddedPipelineOptions {
   /** Serve `iot-ingest query` from other shells while this process holds the DuckDB file. */
   queryServer?: boolean;
   bridge?: BridgeOptions;
+  /**
+   * Overrides the device profiles' default expected interval between readings (ms), e.g. for a
+   * simulated fleet slower than 1 Hz, whose devices would otherwise all look silent.
+   */
+  expectedIntervalMs?: number;
   /** `mappings` (default): validate, detect, write, each its own mapping; `fused`: one consumer, no telemetry.valid. */
   mode?: 'mappings' | 'fused';
   onError?: (error: unknown) => void;
@@ -100,7 +111,10 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       await store.writeAlerts(alerts);
       await publishAlerts(alerts);
     };
-    const profiles = loadDeviceProfiles();
+    const profiles =
+      options.expectedIntervalMs === undefined
+        ? loadDeviceProfiles()
+        : profilesWithInterval(options.expectedIntervalMs);
     const topology = await startTopology({
       source,
       producer,
@@ -142,4 +156,13 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
     await stop();
     throw error;
   }
+}
+
+/** The shipped profiles with another default reporting interval (checked like the file itself). */
+function profilesWithInterval(expectedIntervalMs: number): DeviceProfiles {
+  const json = JSON.parse(fs.readFileSync(DEFAULT_PROFILES_PATH, 'utf8')) as {
+    defaults?: Record<string, unknown>;
+  };
+  json.defaults = { ...json.defaults, expectedIntervalMs };
+  return parseDeviceProfiles(json, DEFAULT_PROFILES_PATH);
 }

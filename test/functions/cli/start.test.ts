@@ -55,6 +55,40 @@ describe('iot-ingest start', () => {
     }
   }, 60_000);
 
+  it('expects a slow simulated fleet at its own interval: no silence alert storm', async () => {
+    // Prepare: devices reporting every 20 s; the default profile expects 1 s and would call each
+    // of them silent 10 s after its first reading
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-start-slow-'));
+
+    // Act
+    const { code, stderr } = await run([
+      'start',
+      '--data-dir',
+      dataDir,
+      '--mqtt-port',
+      '0',
+      '--devices',
+      '20',
+      '--rate',
+      '0.05',
+      '--duration',
+      '16',
+    ]);
+
+    // Assess
+    expect(code, stderr).toBe(0);
+    const store = await DuckDbStore.open(path.join(dataDir, 'iot-ingest.duckdb'));
+    try {
+      const readings = await store.query('SELECT count(*) FROM readings');
+      expect(Number(readings.rows[0]![0])).toBeGreaterThan(0);
+      const silences = await store.query("SELECT count(*) FROM alerts WHERE rule = 'silence'");
+      expect(silences.rows[0]).toEqual([0]);
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('says what is wrong with a bad option', async () => {
     const { code, stderr } = await run(['start', '--stream', 'pulsar']);
     expect(code).toBe(1);
