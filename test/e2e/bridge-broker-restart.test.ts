@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningBridge } from '../../functions/bridge/run-bridge.ts';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
   type BrokerHarness,
   bridgeEnv,
   expectedReadings,
@@ -21,11 +21,7 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = {
-  mosquitto: await requireOrSkip('mosquitto'),
-  kafka: await requireOrSkip('kafka'),
-  kinesis: await requireOrSkip('kinesis'),
-};
+const available = await availableServices();
 
 const DEVICES = 20;
 const PER_DEVICE = 400;

@@ -27,9 +27,28 @@ import {
   type MosquittoBrokerOptions,
   startMosquitto,
 } from '../../infra/local/mosquitto-broker.ts';
+import { requireOrSkip } from '../../infra/local/services.ts';
 
 export type BrokerKind = 'aedes' | 'mosquitto';
 export type StreamKind = 'kafka' | 'kinesis';
+
+/** Every broker with every stream: a scenario runs on each combination that supports it. */
+export const BROKER_STREAM_COMBOS = [
+  { broker: 'aedes', stream: 'kafka' },
+  { broker: 'mosquitto', stream: 'kafka' },
+  { broker: 'aedes', stream: 'kinesis' },
+  { broker: 'mosquitto', stream: 'kinesis' },
+] as const;
+
+/** Which services can run here; with CI=true a missing one fails the run (requireOrSkip). */
+export async function availableServices(): Promise<Record<BrokerKind | StreamKind, boolean>> {
+  return {
+    aedes: await requireOrSkip('aedes'),
+    mosquitto: await requireOrSkip('mosquitto'),
+    kafka: await requireOrSkip('kafka'),
+    kinesis: await requireOrSkip('kinesis'),
+  };
+}
 
 export interface BrokerHarness {
   kind: BrokerKind;

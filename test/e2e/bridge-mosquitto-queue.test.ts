@@ -4,8 +4,8 @@
  * configuration (infra/local/mosquitto: max_queued_messages 0 and a byte bound instead) none is.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
   BridgeProcess,
   type BrokerHarness,
   bridgeEnv,
@@ -17,7 +17,7 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = { mosquitto: await requireOrSkip('mosquitto'), kafka: await requireOrSkip('kafka') };
+const available = await availableServices();
 
 const DEVICES = 20;
 const PER_DEVICE = 500;

@@ -4,8 +4,9 @@
  * broker holds the rest in the bridge's session, and every reading arrives in the end.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
+  BROKER_STREAM_COMBOS,
   BridgeProcess,
   type BrokerHarness,
   bridgeEnv,
@@ -17,18 +18,7 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = {
-  aedes: await requireOrSkip('aedes'),
-  mosquitto: await requireOrSkip('mosquitto'),
-  kafka: await requireOrSkip('kafka'),
-  kinesis: await requireOrSkip('kinesis'),
-};
-const combos = [
-  { broker: 'aedes', stream: 'kafka' },
-  { broker: 'mosquitto', stream: 'kafka' },
-  { broker: 'aedes', stream: 'kinesis' },
-  { broker: 'mosquitto', stream: 'kinesis' },
-] as const;
+const available = await availableServices();
 
 const DEVICES = 20;
 const PER_DEVICE = 600;
@@ -51,53 +41,56 @@ const SLOW = {
   BRIDGE_MAX_BATCH_RECORDS: '500',
 };
 
-describe.each(combos)('bridge over $broker -> $stream under overload', ({ broker: b, stream: s }) => {
-  let broker: BrokerHarness | undefined;
-  let stream: StreamHarness | undefined;
-  let bridge: BridgeProcess | undefined;
+describe.each(BROKER_STREAM_COMBOS)(
+  'bridge over $broker -> $stream under overload',
+  ({ broker: b, stream: s }) => {
+    let broker: BrokerHarness | undefined;
+    let stream: StreamHarness | undefined;
+    let bridge: BridgeProcess | undefined;
 
-  afterEach(async () => {
-    await bridge?.kill('SIGTERM');
-    await broker?.stop();
-    await stream?.stop();
-  });
-
-  it.skipIf(!available[b] || !available[s])('stays under its memory bound and loses nothing', async () => {
-    // Prepare
-    stream = await startStream(s);
-    await stream.kafka?.setRtt(1, 100);
-    broker = await startBroker(b);
-    bridge = await BridgeProcess.start(
-      bridgeEnv(broker, stream, { MQTT_CLIENT_ID: `overload-${b}-${s}`, ...SLOW }),
-    );
-    const prefix = `overload-${b}-${s}-`;
-
-    // Act
-    await publishNumbered(broker.url, broker.protocolVersion, {
-      devices: DEVICES,
-      perDevice: PER_DEVICE,
-      prefix,
-      padding: PADDING,
-      window: 1_000,
+    afterEach(async () => {
+      await bridge?.kill('SIGTERM');
+      await broker?.stop();
+      await stream?.stop();
     });
-    await stream.kafka?.setRtt(1, 0);
-    const { missing, records } = await missingAfter(
-      stream,
-      expectedReadings(DEVICES, PER_DEVICE, prefix),
-      40_000,
-    );
-    const child = bridge;
-    bridge = undefined;
-    await child.kill('SIGTERM'); // logs its final stats
 
-    // Assess
-    const stats = bridgeStats(child.lines);
-    expect({ missing, records, lastStats: child.stats() }).toMatchObject({ missing: [] });
-    expect(stats.peakInFlightBytes).toBeGreaterThan(BOUND / 2); // it did reach the bound
-    expect(stats.peakInFlightBytes).toBeLessThanOrEqual(BOUND + ONE_MESSAGE);
-    expect(stats.rssGrowth).toBeLessThan(RSS_GROWTH_LIMIT);
-  });
-});
+    it.skipIf(!available[b] || !available[s])('stays under its memory bound and loses nothing', async () => {
+      // Prepare
+      stream = await startStream(s);
+      await stream.kafka?.setRtt(1, 100);
+      broker = await startBroker(b);
+      bridge = await BridgeProcess.start(
+        bridgeEnv(broker, stream, { MQTT_CLIENT_ID: `overload-${b}-${s}`, ...SLOW }),
+      );
+      const prefix = `overload-${b}-${s}-`;
+
+      // Act
+      await publishNumbered(broker.url, broker.protocolVersion, {
+        devices: DEVICES,
+        perDevice: PER_DEVICE,
+        prefix,
+        padding: PADDING,
+        window: 1_000,
+      });
+      await stream.kafka?.setRtt(1, 0);
+      const { missing, records } = await missingAfter(
+        stream,
+        expectedReadings(DEVICES, PER_DEVICE, prefix),
+        40_000,
+      );
+      const child = bridge;
+      bridge = undefined;
+      await child.kill('SIGTERM'); // logs its final stats
+
+      // Assess
+      const stats = bridgeStats(child.lines);
+      expect({ missing, records, lastStats: child.stats() }).toMatchObject({ missing: [] });
+      expect(stats.peakInFlightBytes).toBeGreaterThan(BOUND / 2); // it did reach the bound
+      expect(stats.peakInFlightBytes).toBeLessThanOrEqual(BOUND + ONE_MESSAGE);
+      expect(stats.rssGrowth).toBeLessThan(RSS_GROWTH_LIMIT);
+    });
+  },
+);
 
 function bridgeStats(lines: Array<Record<string, unknown>>): {
   peakInFlightBytes: number;

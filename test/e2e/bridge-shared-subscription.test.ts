@@ -6,8 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
   BridgeProcess,
   type BrokerHarness,
   bridgeEnv,
@@ -19,11 +19,7 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = {
-  mosquitto: await requireOrSkip('mosquitto'),
-  kafka: await requireOrSkip('kafka'),
-  kinesis: await requireOrSkip('kinesis'),
-};
+const available = await availableServices();
 
 const DEVICES = 20;
 const PER_DEVICE = 500;

@@ -5,8 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
+  BROKER_STREAM_COMBOS,
   BridgeProcess,
   type BrokerHarness,
   bridgeEnv,
@@ -18,23 +19,12 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = {
-  aedes: await requireOrSkip('aedes'),
-  mosquitto: await requireOrSkip('mosquitto'),
-  kafka: await requireOrSkip('kafka'),
-  kinesis: await requireOrSkip('kinesis'),
-};
-const combos = [
-  { broker: 'aedes', stream: 'kafka' },
-  { broker: 'mosquitto', stream: 'kafka' },
-  { broker: 'aedes', stream: 'kinesis' },
-  { broker: 'mosquitto', stream: 'kinesis' },
-] as const;
+const available = await availableServices();
 
 const DEVICES = 20;
 const PER_DEVICE = 400;
 
-describe.each(combos)(
+describe.each(BROKER_STREAM_COMBOS)(
   'bridge over $broker -> $stream, killed with SIGKILL and restarted',
   ({ broker: b, stream: s }) => {
     let broker: BrokerHarness | undefined;

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../infra/local/services.ts';
 import {
+  availableServices,
   BridgeProcess,
   type BrokerHarness,
   bridgeEnv,
@@ -22,7 +22,7 @@ import {
   startStream,
 } from './bridge-harness.ts';
 
-const available = { mosquitto: await requireOrSkip('mosquitto'), kafka: await requireOrSkip('kafka') };
+const available = await availableServices();
 const DEVICES = 10;
 const PER_DEVICE = 100;
 
