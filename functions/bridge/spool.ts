@@ -1,6 +1,7 @@
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { type OutRecord, STREAMS, type StreamProducer } from '../lib/streams/types.ts';
 import type { BatchSink } from './bridge.ts';
@@ -225,9 +226,7 @@ export class Spool implements BatchSink {
   async #advance(next: Position): Promise<void> {
     const previous = this.#drained;
     this.#drained = next;
-    const tmp = join(this.#options.dir, 'checkpoint.tmp');
-    await writeFile(tmp, JSON.stringify(next));
-    await rename(tmp, join(this.#options.dir, 'checkpoint'));
+    await writeFileAtomic(join(this.#options.dir, 'checkpoint'), JSON.stringify(next));
     if (next.segment !== previous.segment) {
       this.#segments.splice(this.#segments.indexOf(previous.segment), 1);
       await rm(segmentPath(this.#options.dir, previous.segment), { force: true });

@@ -6,9 +6,10 @@
  * checkpoint: on restart, records at or before it are skipped (no double counting, no incident
  * opened twice) and the pending alerts are sent again (at least once, idempotent by id).
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { type Alert, decodeAlert, encodeAlert } from '../lib/codec/alert-codec.ts';
 import { errorMessage, IngestError } from '../lib/errors.ts';
 
@@ -124,23 +125,8 @@ export class FileDetectorStateStore implements DetectorStateStore {
         checkpoint.engine.byteLength,
       ),
     });
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writev([MAGIC, body]);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, file);
-      // The rename is durable only once the directory entry is.
-      const dir = await open(this.dir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(file, [MAGIC, body], { durable: true });
     } catch (error) {
       throw new IngestError(
         'SERVICE_UNAVAILABLE',

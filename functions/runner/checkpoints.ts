@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
 
 /**
  * Durable Kinesis checkpoints: the last processed sequence number per shard, one JSON file per
- * mapping, replaced atomically (write + fsync + rename) so a crash leaves the old or the new one.
+ * mapping, replaced atomically and durably (writeFileAtomic) so a crash leaves the old or the new one.
  */
 export class FileCheckpoints {
   readonly #file: string;
@@ -32,15 +33,7 @@ export class FileCheckpoints {
     return this.#writing;
   }
 
-  async #write(): Promise<void> {
-    const tmp = `${this.#file}.${process.pid}.tmp`;
-    const handle = await fs.promises.open(tmp, 'w');
-    try {
-      await handle.writeFile(JSON.stringify(this.#positions));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.promises.rename(tmp, this.#file);
+  #write(): Promise<void> {
+    return writeFileAtomic(this.#file, JSON.stringify(this.#positions), { durable: true });
   }
 }

@@ -5,8 +5,9 @@
  * environment names no stream.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
 import type { Env } from '../lib/config.ts';
 
 export const SERVICES_FILE = 'services.json';
@@ -29,10 +30,8 @@ export async function writeServicesFile(
     string
   >;
   const body: ServicesFile = { pid: process.pid, env: defined };
-  const tmp = `${file}.${process.pid}.tmp`;
   await mkdir(dataDir, { recursive: true });
-  await writeFile(tmp, `${JSON.stringify(body, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`);
 }
 
 export async function removeServicesFile(dataDir: string): Promise<void> {

@@ -19,10 +19,11 @@
  * exactly one SELECT, so an export cannot clobber a file or run anything but a read.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { errorMessage, IngestError } from '../errors.ts';
 import { DEFAULT_MAX_ROWS, type ParquetExporter, type SqlQueryable } from './types.ts';
 
@@ -149,9 +150,7 @@ export async function startQueryServer(
 /** Written beside and renamed into place, so a client never reads half a file. */
 async function writeEndpointFile(file: string, endpoint: QueryEndpoint): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(endpoint)}\n`, { mode: 0o600 });
-  await rename(temp, file);
+  await writeFileAtomic(file, `${JSON.stringify(endpoint)}\n`, { mode: 0o600 });
 }
 
 /** Removes the file only while it is still ours: another process may have published its own since. */
