@@ -145,19 +145,10 @@ async function waitUntilQuiet(count: () => number, quietMs: number, timeoutMs: n
 }
 
 /** Waits until the functions have caught up with everything the bridge acknowledged. */
-async function waitUntilDrained(pipeline: EmbeddedPipeline, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = -1;
-  let stableSince = Date.now();
-  while (Date.now() < deadline) {
+function waitUntilDrained(pipeline: EmbeddedPipeline, timeoutMs: number): Promise<void> {
+  const progress = () => {
     const c = pipeline.topology.counters;
-    const progress = c.valid + c.rejected + c.written;
-    if (progress !== last) {
-      last = progress;
-      stableSince = Date.now();
-    } else if (Date.now() - stableSince > 1_500) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return c.valid + c.rejected + c.written;
+  };
+  return waitUntilQuiet(progress, 1_500, timeoutMs);
 }
