@@ -158,7 +158,9 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
       const [pa, pb] = [assignment.get('member-0') ?? [], assignment.get('member-1') ?? []];
       return pa.length > 0 && pb.length > 0 && new Set([...pa, ...pb]).size === pa.length + pb.length;
     };
-    await waitFor(settled, 15_000, 'both members to hold disjoint partitions');
+    // Under load a member can miss that window: it then waits sessionTimeout - 1 s before the
+    // mock lets it join, and a rebalance follows, so allow for both.
+    await waitFor(settled, 30_000, 'both members to hold disjoint partitions');
 
     // Act: produce only once the group is stable, so neither member can drain everything alone.
     const p = await producer();
