@@ -50,6 +50,10 @@ export interface FleetStats {
   reconnects: number;
 }
 
+export function emptyFleetStats(): FleetStats {
+  return { published: 0, acknowledged: 0, messages: 0, heldBack: 0, errors: 0, reconnects: 0 };
+}
+
 interface Sender {
   topic: string;
   /** One signal per reading device; a gateway has many. */
@@ -62,14 +66,7 @@ const RECONNECT_MAX_MS = 10_000;
 
 /** Simulated devices (or gateways of sensors) publishing readings over MQTT at a rate, with jitter. */
 export class Fleet {
-  readonly stats: FleetStats = {
-    published: 0,
-    acknowledged: 0,
-    messages: 0,
-    heldBack: 0,
-    errors: 0,
-    reconnects: 0,
-  };
+  readonly stats: FleetStats = emptyFleetStats();
   readonly #options: Required<
     Omit<FleetOptions, 'limit' | 'gateways' | 'username' | 'password' | 'transform'>
   > &

@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { Fleet, type FleetOptions, type FleetStats } from '../../simulators/fleet.ts';
+import { emptyFleetStats, Fleet, type FleetOptions, type FleetStats } from '../../simulators/fleet.ts';
 import { SchemaRegistry } from '../lib/codec/schema-registry.ts';
 import { oneOf, positiveInt, positiveNumber } from './options.ts';
 
@@ -140,14 +140,7 @@ async function runProcesses(o: SimulateOptions): Promise<number> {
     return child;
   });
   const sum = (): FleetStats => {
-    const s: FleetStats = {
-      published: 0,
-      acknowledged: 0,
-      messages: 0,
-      heldBack: 0,
-      errors: 0,
-      reconnects: 0,
-    };
+    const s = emptyFleetStats();
     for (const t of totals.values()) for (const k of Object.keys(s) as (keyof FleetStats)[]) s[k] += t[k];
     return s;
   };
