@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
 import { type EmbeddedPipeline, startEmbeddedPipeline } from '../infra/local/embedded-pipeline.ts';
 import { runSimulator } from './lib/simulator-process.ts';
 
@@ -177,4 +179,72 @@ async function runStep(
       sim.acknowledged >= count * 0.999 &&
       sim.seconds <= seconds * 1.25 + 3,
   };
+}
+
+function rateList(value: string): number[] {
+  const rates = value.split(',').map(Number);
+  if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0))
+    throw new InvalidArgumentError('a comma-separated list of whole readings per second, e.g. 5000,10000');
+  return rates;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number');
+  return n;
+}
+
+/** `npx tsx bench/e2e.ts --stream kafka --rates 10000,20000`: one end-to-end search on its own. */
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('bench/e2e.ts')
+    .description(
+      'End to end: simulator process -> broker -> bridge -> stream -> runner -> DuckDB; the highest ' +
+        'sustained rate with zero loss, then latency at half of it. Prints each step and the result as JSON.',
+    )
+    .option('--stream <kind>', 'kafka or kinesis', 'kafka')
+    .option('--broker <kind>', 'mosquitto or aedes', 'mosquitto')
+    .option('--mode <mode>', 'fused or mappings', 'fused')
+    .option(
+      '--rates <list>',
+      'offered readings per second, increasing; stops at the first not sustained',
+      rateList,
+      [5_000, 10_000, 20_000],
+    )
+    .option('--step-seconds <s>', 'length of each step', positiveNumber, 15)
+    .option(
+      '--readings-per-message <n>',
+      'gateway mode: readings per MQTT message (0 = one each)',
+      Number,
+      0,
+    );
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<{
+    stream: string;
+    broker: string;
+    mode: string;
+    rates: number[];
+    stepSeconds: number;
+    readingsPerMessage: number;
+  }>();
+  if (o.stream !== 'kafka' && o.stream !== 'kinesis')
+    throw new InvalidArgumentError('--stream: kafka or kinesis');
+  if (o.broker !== 'mosquitto' && o.broker !== 'aedes')
+    throw new InvalidArgumentError('--broker: mosquitto or aedes');
+  if (o.mode !== 'fused' && o.mode !== 'mappings')
+    throw new InvalidArgumentError('--mode: fused or mappings');
+  const result = await runE2e({
+    stream: o.stream,
+    broker: o.broker,
+    mode: o.mode,
+    rates: o.rates,
+    stepSeconds: o.stepSeconds,
+    readingsPerMessage: o.readingsPerMessage,
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+  return result.lostTotal > 0 ? 1 : 0;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main(process.argv.slice(2));
 }
