@@ -117,6 +117,99 @@ describe('DuckDbStore', () => {
     expect(writtenAt).toBeLessThanOrEqual(Date.now());
   });
 
+  describe('writes that arrive while another runs (group commit)', () => {
+    it('gives each concurrent caller its own counts, a reading sent by two callers written once', async () => {
+      // Prepare: the first write keeps the writer busy while the others queue up behind it
+      await store.writeReadings([aReading({ ts: T0, seq: 1 })]);
+      const busy = store.writeReadings([aReading({ ts: T0, seq: 1 }), aReading({ ts: T0 + 1, seq: 2 })]);
+
+      // Act
+      const results = await Promise.all([
+        store.writeReadings([aReading({ ts: T0 + 2, seq: 3 }), aReading({ ts: T0 + 3, seq: 4 })]),
+        store.writeReadings([aReading({ ts: T0 + 3, seq: 4 }), aReading({ ts: T0 + 4, seq: 5 })]),
+        store.writeReadings([aReading({ ts: T0 + 1, seq: 2 }), aReading({ ts: T0 + 4, seq: 5 })]),
+        store.writeReadings([aReading({ deviceId: 'dev-2', ts: T0 + 3, seq: 4 })]),
+      ]);
+
+      // Assess
+      expect(await busy).toEqual({ written: 1, duplicates: 1 });
+      expect(results).toEqual([
+        { written: 2, duplicates: 0 },
+        { written: 1, duplicates: 1 },
+        { written: 0, duplicates: 2 },
+        { written: 1, duplicates: 0 },
+      ]);
+      const stored = await readBack(store);
+      expect(stored.map((r) => `${r.deviceId}/${r.seq}`)).toEqual([
+        'dev-1/1',
+        'dev-1/2',
+        'dev-1/3',
+        'dev-1/4',
+        'dev-1/5',
+        'dev-2/4',
+      ]);
+    });
+
+    it('commits callers that arrive together in one transaction', async () => {
+      // Act
+      await Promise.all(
+        [1, 2, 3].map((seq) => store.writeReadings([aReading({ deviceId: 'queued', ts: T0 + seq, seq })])),
+      );
+
+      // Assess: one write stamps one written_at on every row it stores
+      const { rows } = await store.query(
+        "SELECT count(*), count(DISTINCT written_at) FROM readings WHERE device_id = 'queued'",
+      );
+      expect(rows[0]).toEqual([3, 1]);
+    });
+
+    it('fails only the caller whose batch the store refuses; the others of its group land', async () => {
+      // Act
+      const outcomes = await Promise.allSettled([
+        store.writeReadings([aReading({ ts: T0, seq: 0 })]),
+        store.writeReadings([aReading({ ts: T0 + 1, seq: 1 })]),
+        store.writeReadings([aReading({ ts: T0 + 2, seq: 2 }), aReading({ ts: Number.NaN, seq: 3 })]),
+        store.writeReadings([aReading({ ts: T0 + 4, seq: 4 })]),
+      ]);
+
+      // Assess
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: { written: 1, duplicates: 0 } });
+      expect(outcomes[1]).toEqual({ status: 'fulfilled', value: { written: 1, duplicates: 0 } });
+      expect(outcomes[2]).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'STORE_WRITE_FAILED', retryable: true },
+      });
+      expect(outcomes[3]).toEqual({ status: 'fulfilled', value: { written: 1, duplicates: 0 } });
+      expect((await readBack(store)).map((r) => r.seq)).toEqual([0, 1, 4]);
+    });
+
+    it('lands the writes queued before close and refuses the ones after it', async () => {
+      // Prepare
+      const queued = [0, 1, 2].map((seq) => store.writeReadings([aReading({ ts: T0 + seq, seq })]));
+      const closing = store.close();
+
+      // Act
+      const outcomes = await Promise.allSettled([
+        ...queued,
+        store.writeReadings([aReading({ ts: T0 + 3, seq: 3 })]),
+        store.writeReadings([aReading({ ts: T0 + 4, seq: 4 })]),
+      ]);
+      await closing;
+      store = await DuckDbStore.open(path);
+
+      // Assess
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'rejected',
+      ]);
+      expect(outcomes[3]).toMatchObject({ reason: { code: 'STORE_WRITE_FAILED' } });
+      expect((await readBack(store)).map((r) => r.seq)).toEqual([0, 1, 2]);
+    });
+  });
+
   it('round-trips a batch spanning several data chunks exactly', async () => {
     // Prepare: 5000 rows (DuckDB chunks hold 2048), nulls and tags in varying places
     const readings: StoredReading[] = Array.from({ length: 5000 }, (_, i) => ({
