@@ -75,8 +75,10 @@ export async function startCommand(argv: string[]): Promise<number> {
       stream: options.stream,
       mode: options.mode,
       dataDir,
-      // Devices slower than 1 Hz would all look silent to the default profile (silence after 10
-      // expected intervals of 1 s); the simulated fleet's own interval is the one to expect.
+      // Each device's interval is learned from its readings, but until its second reading a
+      // device is judged by the profile (1 s): a fleet slower than 1 Hz would raise one silence
+      // alert per device at start, and flatline needs the profile's interval. The simulated
+      // fleet's own interval is the one to expect.
       ...(options.simulator && options.rate < 1
         ? { expectedIntervalMs: Math.round(1000 / options.rate) }
         : {}),

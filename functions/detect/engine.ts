@@ -15,7 +15,13 @@ import { metricAlertFields, seconds } from './alert-text.ts';
 import { driftDuration, driftScore, learnFast } from './detectors/drift.ts';
 import { flatFor } from './detectors/flatline.ts';
 import { ratePerSecond } from './detectors/rate.ts';
-import { deviceSilence, SilenceVerdict, silenceOpenedAt } from './detectors/silence.ts';
+import {
+  deviceSilence,
+  learnInterval,
+  SilenceVerdict,
+  silenceAfterMs,
+  silenceOpenedAt,
+} from './detectors/silence.ts';
 import { learnBaseline, rewarm, zScore } from './detectors/spike.ts';
 import { thresholdExcess } from './detectors/threshold.ts';
 import { GatewayWatch } from './gateways.ts';
@@ -127,6 +133,7 @@ export class DetectEngine {
       return out;
     }
     p.counters.readings++;
+    learnInterval(t.interval, slot, ts - lastTs);
     dev[d + D.lastTs] = ts;
     dev[d + D.lastSeq] = reading.seq;
     if (at > dev[d + D.lastAt]!) dev[d + D.lastAt] = at;
@@ -136,10 +143,9 @@ export class DetectEngine {
       p.silenceIncidents.resolve(slot, null, ts, out, `resolved: ${id} is reporting again`);
     }
     const profile = this.profiles.profiles[t.profile[slot]!]!;
+    const silenceMs = silenceAfterMs(profile, t.interval[slot]!);
     t.gateway[slot] =
-      gatewayId === undefined
-        ? -1
-        : this.#gateways.heard(gatewayId, id, ts, at, profile.silence.afterMs, out);
+      gatewayId === undefined ? -1 : this.#gateways.heard(gatewayId, id, ts, at, silenceMs, out);
 
     // One call per metric, spelled out: a loop over METRICS would read reading[metric] by key.
     const rules = profile.metrics;
@@ -183,7 +189,7 @@ export class DetectEngine {
       const verdict = deviceSilence(
         now,
         lastAt,
-        profile.silence.afterMs,
+        silenceAfterMs(profile, t.interval[slot]!),
         g < 0 ? Number.NaN : gw.lastAt(g),
         g >= 0 && gw.isSilent(g),
       );
@@ -347,6 +353,8 @@ export class DetectEngine {
     const id = t.ids[slot]!;
     const lastAt = t.device[slot * DEVICE_STRIDE + D.lastAt]!;
     const lastTs = t.device[slot * DEVICE_STRIDE + D.lastTs]!;
+    const afterMs = silenceAfterMs(profile, t.interval[slot]!);
+    const expectedMs = afterMs / profile.silence.graceFactor;
     t.flags[slot] = t.flags[slot]! | SILENT;
     this.#p.silenceIncidents.open(
       slot,
@@ -356,10 +364,10 @@ export class DetectEngine {
         rule: SILENCE,
         severity: profile.silence.severity,
         value: null,
-        score: (now - lastAt) / profile.expectedIntervalMs,
+        score: (now - lastAt) / expectedMs,
         ts: lastTs,
-        openedAt: silenceOpenedAt(lastTs, profile.silence.afterMs),
-        message: `no reading from ${id} for ${seconds(now - lastAt)} (expected every ${seconds(profile.expectedIntervalMs)})`,
+        openedAt: silenceOpenedAt(lastTs, afterMs),
+        message: `no reading from ${id} for ${seconds(now - lastAt)} (expected every ${seconds(expectedMs)})`,
       },
       now,
       out,

@@ -77,7 +77,7 @@ export interface MetricRules {
     readonly enabled: boolean;
     readonly tolerance: number;
     readonly durationMs: number;
-    /** A gap longer than the device's silence time breaks a run: "unchanged" needs readings. */
+    /** A gap longer than the profile's silence time breaks a run: "unchanged" needs readings. */
     readonly maxGapMs: number;
     readonly severity: Severity;
   };
@@ -89,6 +89,10 @@ export interface DeviceProfile {
   readonly name: string;
   /** Position in DeviceProfiles.profiles; 0 is the defaults. */
   readonly index: number;
+  /**
+   * How often a device reports, at least: each device's own interval is learned from its readings
+   * and silence counts from the longer of the two (detectors/silence.ts).
+   */
   readonly expectedIntervalMs: number;
   /** An incident resolves after this long without an anomalous reading. */
   readonly quietMs: number;
@@ -97,7 +101,7 @@ export interface DeviceProfile {
   readonly silence: {
     readonly enabled: boolean;
     readonly graceFactor: number;
-    /** expectedIntervalMs * graceFactor */
+    /** expectedIntervalMs * graceFactor: the least silence time; a device's learned interval raises it. */
     readonly afterMs: number;
     readonly severity: Severity;
   };

@@ -19,7 +19,9 @@ import {
   METRIC_STRIDE,
 } from './state.ts';
 
-const MAGIC = Buffer.from('IDS1', 'latin1');
+/** IDS2 added devices.interval (learned reporting intervals); IDS1 snapshots are read with NaN there. */
+const MAGIC = Buffer.from('IDS2', 'latin1');
+const MAGIC_V1 = Buffer.from('IDS1', 'latin1');
 
 export const IncidentScope = { metric: 0, device: 1, gateway: 2, departed: 3 } as const;
 export type IncidentScope = (typeof IncidentScope)[keyof typeof IncidentScope];
@@ -40,6 +42,7 @@ export interface SnapshotParts {
     ids: (string | null)[];
     free: Int32Array;
     device: Float64Array;
+    interval: Float64Array;
     gateway: Int32Array;
     flags: Uint8Array;
     metric: Float64Array;
@@ -50,7 +53,7 @@ export interface SnapshotParts {
   counters: Record<string, number>;
 }
 
-const TYPE = avro.Type.forSchema({
+const SCHEMA_V1 = {
   type: 'record',
   name: 'DetectorSnapshot',
   namespace: 'io.iotingest.detect',
@@ -107,7 +110,27 @@ const TYPE = avro.Type.forSchema({
     },
     { name: 'counters', type: { type: 'map', values: 'double' } },
   ],
-});
+};
+
+/** IDS2: DeviceColumns gains `interval` (Float64 per slot); an IDS1 snapshot resolves it to empty. */
+const TYPE = avro.Type.forSchema({
+  ...SCHEMA_V1,
+  fields: SCHEMA_V1.fields.map((field) =>
+    field.name === 'devices'
+      ? {
+          ...field,
+          type: {
+            ...(field.type as { fields: object[] }),
+            fields: [
+              ...(field.type as { fields: object[] }).fields,
+              { name: 'interval', type: 'bytes', default: '' },
+            ],
+          },
+        }
+      : field,
+  ),
+} as avro.Schema);
+const FROM_V1 = TYPE.createResolver(avro.Type.forSchema(SCHEMA_V1 as avro.Schema));
 
 interface Encoded {
   clock: number;
@@ -115,6 +138,7 @@ interface Encoded {
     ids: (string | null)[];
     free: Buffer;
     device: Buffer;
+    interval: Buffer;
     gateway: Buffer;
     flags: Buffer;
     metric: Buffer;
@@ -134,6 +158,7 @@ export function encodeSnapshot(parts: SnapshotParts): Uint8Array {
       ids: devices.ids,
       free: bytesOf(devices.free),
       device: bytesOf(devices.device),
+      interval: bytesOf(devices.interval),
       gateway: bytesOf(devices.gateway),
       flags: bytesOf(devices.flags),
       metric: bytesOf(devices.metric),
@@ -156,7 +181,9 @@ export function encodeSnapshot(parts: SnapshotParts): Uint8Array {
 export function decodeSnapshot(bytes: Uint8Array): SnapshotParts {
   assertLittleEndian();
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+  const head = buf.subarray(0, MAGIC.length);
+  const v1 = head.equals(MAGIC_V1);
+  if (buf.length < MAGIC.length || !(v1 || head.equals(MAGIC))) {
     throw new IngestError(
       'CONFIG_INVALID',
       `not a detector snapshot (starts with ${buf.subarray(0, 4).toString('hex') || 'nothing'})`,
@@ -164,7 +191,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotParts {
   }
   let decoded: Encoded;
   try {
-    decoded = TYPE.fromBuffer(buf.subarray(MAGIC.length)) as Encoded;
+    decoded = TYPE.fromBuffer(buf.subarray(MAGIC.length), v1 ? FROM_V1 : undefined) as Encoded;
   } catch (error) {
     throw new IngestError('CONFIG_INVALID', 'detector snapshot is damaged or from an incompatible version', {
       cause: error,
@@ -177,6 +204,11 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotParts {
       ids: devices.ids,
       free: new Int32Array(copy(devices.free)),
       device: new Float64Array(copy(devices.device)),
+      // IDS1 had no intervals: not learned yet, for every slot
+      interval:
+        devices.interval.length === 0
+          ? new Float64Array(devices.ids.length).fill(Number.NaN)
+          : new Float64Array(copy(devices.interval)),
       gateway: new Int32Array(copy(devices.gateway)),
       flags: new Uint8Array(copy(devices.flags)),
       metric: new Float64Array(copy(devices.metric)),
@@ -252,6 +284,7 @@ export function captureSnapshot(p: EngineParts): Uint8Array {
       ids: t.ids.slice(0, n).map((id) => id ?? null),
       free: Int32Array.from(t.free),
       device: t.device.subarray(0, n * DEVICE_STRIDE),
+      interval: t.interval.subarray(0, n),
       gateway: t.gateway.subarray(0, n),
       flags: t.flags.subarray(0, n),
       metric: t.metric.subarray(0, n * METRIC_COUNT * METRIC_STRIDE),
@@ -284,6 +317,7 @@ export function restoreSnapshot(
     devices.ids.map((id) => id ?? undefined),
     {
       device: devices.device,
+      interval: devices.interval,
       gateway: devices.gateway,
       flags: devices.flags,
       metric: devices.metric,

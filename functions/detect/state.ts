@@ -4,7 +4,7 @@
  * (`slot * METRIC_COUNT + metric`). Freed slots are reused; arrays grow by doubling.
  *
  * Per device-metric: METRIC_STRIDE float64s (80 bytes) and one byte of open-incident bits, plus a
- * fifth of the device's share (3 float64s, 2 int32s, 1 flag byte, its id and index entry).
+ * fifth of the device's share (4 float64s, 2 int32s, 1 flag byte, its id and index entry).
  */
 import { METRICS } from '../lib/reading.ts';
 
@@ -62,6 +62,8 @@ export class DeviceTable {
   ids: (string | undefined)[] = [];
   readonly index = new Map<string, number>();
   device: Float64Array = new Float64Array(INITIAL_CAPACITY * DEVICE_STRIDE);
+  /** Learned reporting interval, device ms (detectors/silence.ts learnInterval); NaN until known. */
+  interval: Float64Array = new Float64Array(INITIAL_CAPACITY);
   profile: Int32Array = new Int32Array(INITIAL_CAPACITY);
   gateway: Int32Array = new Int32Array(INITIAL_CAPACITY);
   flags: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
@@ -90,6 +92,7 @@ export class DeviceTable {
     this.gateway[slot] = -1;
     this.flags[slot] = LIVE;
     this.device.fill(Number.NEGATIVE_INFINITY, slot * DEVICE_STRIDE, (slot + 1) * DEVICE_STRIDE);
+    this.interval[slot] = Number.NaN;
     for (let m = 0; m < METRIC_COUNT; m++)
       resetMetric(this.metric, (slot * METRIC_COUNT + m) * METRIC_STRIDE);
     this.openMask.fill(0, slot * METRIC_COUNT, (slot + 1) * METRIC_COUNT);
@@ -109,6 +112,7 @@ export class DeviceTable {
   typedBytesPerDeviceMetric(): number {
     const bytes =
       this.device.byteLength +
+      this.interval.byteLength +
       this.profile.byteLength +
       this.gateway.byteLength +
       this.flags.byteLength +
@@ -119,6 +123,7 @@ export class DeviceTable {
 
   #grow(capacity: number): void {
     this.device = grown(this.device, capacity * DEVICE_STRIDE);
+    this.interval = grown(this.interval, capacity);
     this.profile = grown(this.profile, capacity);
     this.gateway = grown(this.gateway, capacity);
     this.flags = grown(this.flags, capacity);
@@ -139,6 +144,7 @@ export class DeviceTable {
     this.free = free;
     this.index.clear();
     this.device = grown(arrays.device, capacity * DEVICE_STRIDE);
+    this.interval = grown(arrays.interval, capacity);
     this.gateway = grown(arrays.gateway, capacity);
     this.flags = grown(arrays.flags, capacity);
     this.metric = grown(arrays.metric, capacity * METRIC_COUNT * METRIC_STRIDE);
@@ -154,6 +160,7 @@ export class DeviceTable {
 
 export interface TableArrays {
   device: Float64Array;
+  interval: Float64Array;
   gateway: Int32Array;
   flags: Uint8Array;
   metric: Float64Array;

@@ -3,7 +3,10 @@
  * live sensor's noise moves it; a stuck one repeats itself. The reference is the first value of
  * the current run, so a slow creep within tolerance per step still breaks the run. A gap in the
  * readings (the device was silent) breaks it too: "unchanged for ten minutes" needs readings that
- * say so, not two equal values either side of a dropout.
+ * say so, not two equal values either side of a dropout: a gap longer than the profile's silence
+ * time breaks the run. (That is the profile's, not the device's learned one: on a device slower
+ * than the profile expects, two equal readings a minute apart would otherwise be "stuck for a
+ * minute". Such a device needs expectedIntervalMs in its profile for flatline to see it.)
  */
 import type { MetricRules } from '../profiles.ts';
 import { M } from '../state.ts';

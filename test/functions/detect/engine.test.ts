@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DetectEngine } from '../../../functions/detect/engine.ts';
 import type { Alert } from '../../../functions/lib/codec/alert-codec.ts';
@@ -75,6 +76,83 @@ describe('silence', () => {
     ]);
     expect(alerts[1]!.id).toBe(alerts[0]!.id);
     expect(alerts[1]!.ts).toBe(T0 + 160 * SECOND);
+  });
+});
+
+describe("silence at a device's own pace", () => {
+  const MINUTE = 60 * SECOND;
+  /** The test profile, with devices kept in memory for a day (the silence time is capped at half of it). */
+  const dayLong = () =>
+    testProfiles({ defaults: { ...TEST_PROFILE_DOCUMENT.defaults, evictAfterMs: 86_400_000 } });
+
+  it("learns a slow device's interval: no alert between its readings, an alert when it stops", () => {
+    // Prepare: one reading a minute for an hour (the profile expects one a second), then nothing
+    const series = cleanSeries({ count: 60, intervalMs: MINUTE });
+    const last = series[series.length - 1]!.ts;
+
+    // Act
+    const alerts = run(new DetectEngine(dayLong()), series, { tailMs: 15 * MINUTE });
+
+    // Assess: before its first gap the device is judged by the profile (one alert, resolved by its
+    // second reading); after it, the only alert is the real silence, graceFactor (10) x 1 min after
+    // its last reading. With the profile's interval alone, one would open after every reading.
+    expect(summary(alerts)).toEqual([
+      `open dev-1/*/silence @${SILENCE_MS}`,
+      `resolved dev-1/*/silence @${SILENCE_MS}`,
+      `open dev-1/*/silence @${last - T0 + 10 * MINUTE}`,
+    ]);
+    expect(alerts[2]!.message).toContain('expected every 60 s');
+  });
+
+  it('still alerts on a one-minute dropout of a device that reports every second', () => {
+    // Prepare: 1 Hz, readings 100-159 and 250-289 missing; a gap must not teach the detector that
+    // a minute is normal
+    const series = cleanSeries({ count: 400 }).filter((r) => {
+      const i = (r.ts - T0) / SECOND;
+      return !((i >= 100 && i < 160) || (i >= 250 && i < 290));
+    });
+
+    // Act
+    const alerts = run(anEngine(), series);
+
+    // Assess: two silences, each opened 10 s after the device's last reading before the gap
+    expect(opened(alerts).map((a) => a.openedAt - T0)).toEqual([
+      99 * SECOND + SILENCE_MS,
+      249 * SECOND + SILENCE_MS,
+    ]);
+  });
+
+  it('keeps the learned interval across a snapshot and restore', () => {
+    // Prepare: 20 readings a minute apart, then a restart
+    const first = new DetectEngine(dayLong());
+    run(first, cleanSeries({ count: 20, intervalMs: MINUTE }));
+    const second = DetectEngine.restore(first.snapshot(), dayLong());
+    const last = T0 + 19 * MINUTE;
+
+    // Act: the clock runs on with no readings
+    const early = second.tick(last + 2 * MINUTE);
+    const late = second.tick(last + 10 * MINUTE + 1);
+
+    // Assess
+    expect(early).toEqual([]);
+    expect(summary(late)).toEqual([`open dev-1/*/silence @${19 * MINUTE + 10 * MINUTE}`]);
+  });
+
+  it('restores a snapshot written before intervals were learned (IDS1), open incidents included', () => {
+    // Prepare: an IDS1 snapshot made by the previous version (dev-1 silent since 29 s, its silence
+    // incident open; dev-2 reported every second until 59 s)
+    const bytes = readFileSync(new URL('../../fixtures/detector-snapshot-ids1.bin', import.meta.url));
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('IDS1');
+
+    // Act
+    const engine = DetectEngine.restore(bytes, testProfiles());
+    const out: Alert[] = [];
+    for (const reading of cleanSeries({ deviceId: 'dev-1', start: T0 + 70 * SECOND, count: 5 }))
+      engine.observe(reading, out);
+
+    // Assess: dev-1's incident resolves under the id it was opened with
+    expect(engine.stats.devices).toBe(2);
+    expect(out.map((a) => `${a.status} ${a.id}`)).toEqual([`resolved dev-1/*/silence/${T0 + 39 * SECOND}`]);
   });
 });
 
