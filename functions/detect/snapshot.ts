@@ -17,6 +17,7 @@ import {
   type GatewayTable,
   METRIC_COUNT,
   METRIC_STRIDE,
+  type TableArrays,
 } from './state.ts';
 
 /** IDS2 added devices.interval (learned reporting intervals); IDS1 snapshots are read with NaN there. */
@@ -37,16 +38,11 @@ export interface SnapshotIncident {
 
 export interface SnapshotParts {
   clock: number;
-  devices: {
+  /** The device table's columns up to its high-water mark. */
+  devices: TableArrays & {
     /** Per slot up to the high-water mark; null for a free slot. */
     ids: (string | null)[];
     free: Int32Array;
-    device: Float64Array;
-    interval: Float64Array;
-    gateway: Int32Array;
-    flags: Uint8Array;
-    metric: Float64Array;
-    openMask: Uint8Array;
   };
   gateways: { ids: string[]; state: Float64Array; flags: Uint8Array };
   incidents: SnapshotIncident[];
@@ -315,14 +311,7 @@ export function restoreSnapshot(
   p.clock = parts.clock;
   p.devices.load(
     devices.ids.map((id) => id ?? undefined),
-    {
-      device: devices.device,
-      interval: devices.interval,
-      gateway: devices.gateway,
-      flags: devices.flags,
-      metric: devices.metric,
-      openMask: devices.openMask,
-    },
+    devices,
     [...devices.free],
     profileIndexOf,
   );
