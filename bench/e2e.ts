@@ -16,6 +16,8 @@ export interface E2eOptions {
   mode?: 'fused' | 'mappings';
   /** Gateway mode: readings per MQTT message (0 = one reading per message). */
   readingsPerMessage?: number;
+  /** The bridge's lingerMs (default its own, 10 ms): how long a produce batch gathers readings. */
+  bridgeLingerMs?: number;
   log?: (line: string) => void;
 }
 
@@ -69,6 +71,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     mode,
     dataDir,
     mqttPort: 0,
+    ...(options.bridgeLingerMs !== undefined ? { bridge: { lingerMs: options.bridgeLingerMs } } : {}),
   });
   const result: E2eResult = {
     stream: options.stream,
@@ -225,6 +228,7 @@ async function main(argv: string[]): Promise<number> {
     rates: number[];
     stepSeconds: number;
     readingsPerMessage: number;
+    bridgeLingerMs?: number;
   }>();
   if (o.stream !== 'kafka' && o.stream !== 'kinesis')
     throw new InvalidArgumentError('--stream: kafka or kinesis');
@@ -239,6 +243,7 @@ async function main(argv: string[]): Promise<number> {
     rates: o.rates,
     stepSeconds: o.stepSeconds,
     readingsPerMessage: o.readingsPerMessage,
+    ...(o.bridgeLingerMs !== undefined ? { bridgeLingerMs: o.bridgeLingerMs } : {}),
     log: (line) => console.error(line),
   });
   console.log(JSON.stringify(result, null, 2));
