@@ -214,6 +214,7 @@ async function main(argv: string[]): Promise<number> {
       [5_000, 10_000, 20_000],
     )
     .option('--step-seconds <s>', 'length of each step', positiveNumber, 15)
+    .option('--bridge-linger-ms <ms>', "the bridge's lingerMs (default the bridge's own)", positiveNumber)
     .option(
       '--readings-per-message <n>',
       'gateway mode: readings per MQTT message (0 = one each)',
