@@ -8,14 +8,12 @@ import {
   DuckDBInstance,
   type DuckDBPreparedStatement,
   type DuckDBVector,
-  INTEGER,
   VARCHAR,
 } from '@duckdb/node-api';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Alert } from '../codec/alert-codec.ts';
 import { errorMessage, IngestError } from '../errors.ts';
 import { copyToParquet, runReadQuery } from './duckdb-reader.ts';
-import { GroupCommit } from './group-commit.ts';
 import type {
   ParquetExporter,
   QueryOptions,
@@ -58,60 +56,32 @@ export const ALERTS_DDL = `CREATE TABLE IF NOT EXISTS alerts (
   written_at TIMESTAMP NOT NULL
 )`;
 
-// Batches are appended to a connection-local temp table, the new readings picked out of it with an
-// anti join, then moved with one INSERT ... SELECT. Measured against a PRIMARY KEY with INSERT OR
-// IGNORE / ON CONFLICT DO NOTHING, this stays fast as the table grows: the anti join only reads row
-// groups whose ts range overlaps the batch (zone maps), while the key index costs more per batch
-// with every row stored. Times travel as DOUBLE ms (exact below 2^53) so no BigInt is made per
-// value; tags travel as JSON. `batch_no` tells apart the batches of one group commit.
+// Batches are appended to a connection-local temp table, then moved with one INSERT ... SELECT that
+// drops duplicates. Measured against a PRIMARY KEY with INSERT OR IGNORE / ON CONFLICT DO NOTHING,
+// this stays fast as the table grows: the anti join only reads row groups whose ts range overlaps
+// the batch (zone maps), while the key index costs more per batch with every row stored.
+// Times travel as DOUBLE ms (exact below 2^53) so no BigInt is made per value; tags travel as JSON.
 const READINGS_STAGING_DDL = `CREATE OR REPLACE TEMP TABLE readings_staging (
-  batch_no INTEGER, device_id VARCHAR, ts_ms DOUBLE, seq DOUBLE, temperature DOUBLE, humidity DOUBLE,
-  pressure DOUBLE, vibration DOUBLE, battery DOUBLE, tags_json VARCHAR, received_ms DOUBLE)`;
-const STAGING_TYPES = [
-  INTEGER,
-  VARCHAR,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  VARCHAR,
-  DOUBLE,
-];
+  device_id VARCHAR, ts_ms DOUBLE, seq DOUBLE, temperature DOUBLE, humidity DOUBLE, pressure DOUBLE,
+  vibration DOUBLE, battery DOUBLE, tags_json VARCHAR, received_ms DOUBLE)`;
+const STAGING_TYPES = [VARCHAR, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR, DOUBLE];
 
-const READINGS_NEW_DDL = `CREATE OR REPLACE TEMP TABLE readings_new (
-  batch_no INTEGER, device_id VARCHAR, ts TIMESTAMP, seq BIGINT, temperature DOUBLE, humidity DOUBLE,
-  pressure DOUBLE, vibration DOUBLE, battery DOUBLE, tags MAP(VARCHAR, VARCHAR), received_at TIMESTAMP)`;
-
-// $1 and $2: the group's lowest and highest device ts (ms). GROUP BY drops repeats within the group
-// and gives the reading to the earliest batch that holds it, so a reading two callers both sent
-// counts as written for the first and as a duplicate for the second (redeliveries carry the same
-// values, so which copy's values are kept does not matter; a hash aggregate costs less than the
-// sort DISTINCT ON ... ORDER BY needs); the anti join drops readings already stored.
-const READINGS_SELECT_NEW = `INSERT INTO readings_new
-SELECT s.* FROM (
-  SELECT min(batch_no), device_id, epoch_ms(ts_ms::BIGINT) AS ts, seq::BIGINT AS seq, first(temperature),
-         first(humidity), first(pressure), first(vibration), first(battery),
-         first(tags_json)::JSON::MAP(VARCHAR, VARCHAR), epoch_ms(first(received_ms)::BIGINT)
+// $1 written_at, $2 and $3 the batch's lowest and highest device ts (ms). DISTINCT ON drops repeats
+// within the batch (redeliveries carry the same values, so which copy wins does not matter); the
+// anti join drops readings already stored.
+const READINGS_INSERT = `INSERT INTO readings
+SELECT s.device_id, s.ts, s.seq, s.temperature, s.humidity, s.pressure, s.vibration, s.battery, s.tags,
+       s.received_at, epoch_ms($1::BIGINT)
+FROM (
+  SELECT DISTINCT ON (device_id, ts, seq)
+         device_id, epoch_ms(ts_ms::BIGINT) AS ts, seq::BIGINT AS seq, temperature, humidity, pressure,
+         vibration, battery, tags_json::JSON::MAP(VARCHAR, VARCHAR) AS tags,
+         epoch_ms(received_ms::BIGINT) AS received_at
   FROM readings_staging
-  GROUP BY device_id, ts_ms, seq
 ) s
 ANTI JOIN (
-  SELECT device_id, ts, seq FROM readings WHERE ts BETWEEN epoch_ms($1::BIGINT) AND epoch_ms($2::BIGINT)
+  SELECT device_id, ts, seq FROM readings WHERE ts BETWEEN epoch_ms($2::BIGINT) AND epoch_ms($3::BIGINT)
 ) r USING (device_id, ts, seq)`;
-
-// $1 written_at. One statement, so the group lands whole or not at all.
-const READINGS_INSERT = `INSERT INTO readings
-SELECT device_id, ts, seq, temperature, humidity, pressure, vibration, battery, tags, received_at,
-       epoch_ms($1::BIGINT)
-FROM readings_new`;
-
-const READINGS_WRITTEN_PER_BATCH = 'SELECT batch_no, count(*)::INTEGER FROM readings_new GROUP BY batch_no';
-
-/** Readings one group commit takes at most (a larger batch goes alone). Bounds the staging table. */
-const GROUP_MAX_READINGS = 20_000;
 
 const ALERTS_STAGING_DDL = `CREATE OR REPLACE TEMP TABLE alerts_staging (
   id VARCHAR, dedup_key VARCHAR, device_id VARCHAR, metric VARCHAR, rule VARCHAR, status VARCHAR,
@@ -135,8 +105,7 @@ const CHUNK_ROWS = 2048;
 
 /**
  * The embedded store: one DuckDB file, written through one connection (DuckDB has one writer per
- * file), with writes queued one at a time; readings batches that arrive while a write runs are
- * committed together (group-commit.ts). Queries run on their own short-lived connections and see
+ * file), with writes queued one at a time. Queries run on their own short-lived connections and see
  * committed data while writes go on.
  */
 export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporter {
@@ -145,17 +114,11 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
   private readonly readingsAppender: DuckDBAppender;
-  private readonly readingsSelectNew: DuckDBPreparedStatement;
   private readonly readingsInsert: DuckDBPreparedStatement;
   private readonly alertsAppender: DuckDBAppender;
   private readonly alertsUpsert: DuckDBPreparedStatement;
   private readonly chunk = DuckDBDataChunk.create(STAGING_TYPES);
   private readonly serial: LimitFunction = pLimit(1);
-  private readonly readingGroups = new GroupCommit<StoredReading, WriteResult>({
-    commit: (batches) => this.appendReadings(batches),
-    serial: (task) => this.serial(task),
-    maxItems: GROUP_MAX_READINGS,
-  });
   private closed = false;
 
   private constructor(
@@ -164,7 +127,6 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     writer: DuckDBConnection,
     statements: {
       readingsAppender: DuckDBAppender;
-      readingsSelectNew: DuckDBPreparedStatement;
       readingsInsert: DuckDBPreparedStatement;
       alertsAppender: DuckDBAppender;
       alertsUpsert: DuckDBPreparedStatement;
@@ -174,7 +136,6 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     this.instance = instance;
     this.writer = writer;
     this.readingsAppender = statements.readingsAppender;
-    this.readingsSelectNew = statements.readingsSelectNew;
     this.readingsInsert = statements.readingsInsert;
     this.alertsAppender = statements.alertsAppender;
     this.alertsUpsert = statements.alertsUpsert;
@@ -187,17 +148,10 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
       instance = await DuckDBInstance.create(path);
       const writer = await instance.connect();
-      for (const ddl of [
-        READINGS_DDL,
-        ALERTS_DDL,
-        READINGS_STAGING_DDL,
-        READINGS_NEW_DDL,
-        ALERTS_STAGING_DDL,
-      ])
+      for (const ddl of [READINGS_DDL, ALERTS_DDL, READINGS_STAGING_DDL, ALERTS_STAGING_DDL])
         await writer.run(ddl);
       return new DuckDbStore(path, instance, writer, {
         readingsAppender: await writer.createAppender('readings_staging', 'main', 'temp'),
-        readingsSelectNew: await writer.prepare(READINGS_SELECT_NEW),
         readingsInsert: await writer.prepare(READINGS_INSERT),
         alertsAppender: await writer.createAppender('alerts_staging', 'main', 'temp'),
         alertsUpsert: await writer.prepare(ALERTS_UPSERT),
@@ -215,8 +169,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   }
 
   writeReadings(readings: readonly StoredReading[]): Promise<WriteResult> {
-    if (readings.length === 0 && !this.closed) return Promise.resolve({ written: 0, duplicates: 0 });
-    return this.readingGroups.submit(readings);
+    return this.serial(this.appendReadings, readings);
   }
 
   /** Upserts alert events into `alerts`; `duplicates` counts events that did not move an incident forward. */
@@ -249,14 +202,12 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
 
   /** Waits for queued writes, checkpoints (so readers need no WAL replay) and releases the file. */
   close(): Promise<void> {
-    this.readingGroups.seal();
     return this.serial(async () => {
       if (this.closed) return;
       this.closed = true;
       try {
         this.readingsAppender.closeSync();
         this.alertsAppender.closeSync();
-        this.readingsSelectNew.destroySync();
         this.readingsInsert.destroySync();
         this.alertsUpsert.destroySync();
         if (this.path !== ':memory:') await this.writer.run('CHECKPOINT');
@@ -267,34 +218,51 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     });
   }
 
-  /** One group commit: every batch in one transaction, with each batch's own counts. */
-  private async appendReadings(batches: readonly (readonly StoredReading[])[]): Promise<WriteResult[]> {
-    let total = 0;
-    for (const batch of batches) total += batch.length;
-    this.assertOpen(total);
-    if (total === 0) return batches.map(() => ({ written: 0, duplicates: 0 }));
+  private readonly appendReadings = async (readings: readonly StoredReading[]): Promise<WriteResult> => {
+    this.assertOpen(readings.length);
+    if (readings.length === 0) return { written: 0, duplicates: 0 };
     try {
       await this.writer.run('TRUNCATE readings_staging');
-      const { lo, hi } = stageReadings(batches, total, this.chunk, this.readingsAppender);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      for (let offset = 0; offset < readings.length; offset += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, readings.length - offset);
+        const chunk = this.chunk;
+        chunk.reset();
+        chunk.rowCount = rows;
+        const vectors = stagingVectors(chunk);
+        const [device, ts, seq, temperature, humidity, pressure, vibration, battery, tags, received] =
+          vectors;
+        for (let i = 0; i < rows; i++) {
+          const r = readings[offset + i]!;
+          if (r.ts < lo) lo = r.ts;
+          if (r.ts > hi) hi = r.ts;
+          device.setItem(i, r.deviceId);
+          ts.setItem(i, r.ts);
+          seq.setItem(i, r.seq);
+          temperature.setItem(i, r.temperature);
+          humidity.setItem(i, r.humidity);
+          pressure.setItem(i, r.pressure);
+          vibration.setItem(i, r.vibration);
+          battery.setItem(i, r.battery);
+          tags.setItem(i, r.tags === null ? null : JSON.stringify(r.tags));
+          received.setItem(i, r.receivedAt ?? null);
+        }
+        for (const vector of vectors) vector.flush();
+        this.readingsAppender.appendDataChunk(chunk);
+      }
       this.readingsAppender.flushSync();
-      await this.writer.run('TRUNCATE readings_new');
-      const select = this.readingsSelectNew;
-      select.bindDouble(1, lo);
-      select.bindDouble(2, hi);
-      await select.run();
       const insert = this.readingsInsert;
       insert.bindDouble(1, Date.now());
+      insert.bindDouble(2, lo);
+      insert.bindDouble(3, hi);
       const written = (await insert.run()).rowsChanged;
-      if (batches.length === 1) return [{ written, duplicates: total - written }];
-      const perBatch = new Array<number>(batches.length).fill(0);
-      for (const [batchNo, count] of (await this.writer.runAndReadAll(READINGS_WRITTEN_PER_BATCH)).getRows())
-        perBatch[batchNo as number] = count as number;
-      return batches.map((batch, b) => ({ written: perBatch[b]!, duplicates: batch.length - perBatch[b]! }));
+      return { written, duplicates: readings.length - written };
     } catch (cause) {
       this.readingsAppender.clear();
-      throw writeFailed(`${total} readings`, this.path, cause);
+      throw writeFailed(`${readings.length} readings`, this.path, cause);
     }
-  }
+  };
 
   private readonly appendAlerts = async (alerts: readonly Alert[]): Promise<WriteResult> => {
     this.assertOpen(alerts.length);
@@ -350,57 +318,7 @@ type StagingVectors = [
   DuckDBVector,
   DuckDBVector,
   DuckDBVector,
-  DuckDBVector,
 ];
-
-/**
- * Appends every batch to readings_staging through the reused data chunk, each row tagged with its
- * batch's index; returns the lowest and highest device ts (for the duplicate check's zone maps).
- */
-function stageReadings(
-  batches: readonly (readonly StoredReading[])[],
-  total: number,
-  chunk: DuckDBDataChunk,
-  appender: DuckDBAppender,
-): { lo: number; hi: number } {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  let b = 0;
-  let i = 0;
-  for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
-    const rows = Math.min(CHUNK_ROWS, total - offset);
-    chunk.reset();
-    // The vectors take their size from rowCount, so it is set first.
-    chunk.rowCount = rows;
-    const vectors = stagingVectors(chunk);
-    const [batchNo, device, ts, seq, temperature, humidity, pressure, vibration, battery, tags, received] =
-      vectors;
-    for (let row = 0; row < rows; row++) {
-      let readings = batches[b]!;
-      while (i === readings.length) {
-        i = 0;
-        readings = batches[++b]!;
-      }
-      const r = readings[i++]!;
-      if (r.ts < lo) lo = r.ts;
-      if (r.ts > hi) hi = r.ts;
-      batchNo.setItem(row, b);
-      device.setItem(row, r.deviceId);
-      ts.setItem(row, r.ts);
-      seq.setItem(row, r.seq);
-      temperature.setItem(row, r.temperature);
-      humidity.setItem(row, r.humidity);
-      pressure.setItem(row, r.pressure);
-      vibration.setItem(row, r.vibration);
-      battery.setItem(row, r.battery);
-      tags.setItem(row, r.tags === null ? null : JSON.stringify(r.tags));
-      received.setItem(row, r.receivedAt ?? null);
-    }
-    for (const vector of vectors) vector.flush();
-    appender.appendDataChunk(chunk);
-  }
-  return { lo, hi };
-}
 
 function stagingVectors(chunk: DuckDBDataChunk): StagingVectors {
   const vectors: DuckDBVector[] = [];
