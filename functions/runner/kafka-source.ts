@@ -70,8 +70,13 @@ export async function startKafkaMapping(
       error: payload.error.message,
     });
   });
+  // The next offset each partition should deliver, to notice offsets the broker no longer had:
+  // kafkajs resets a position that fell out of the log (OFFSET_OUT_OF_RANGE) without a word.
+  // Forgotten on every rebalance: a new assignment starts from the group's committed offsets.
+  const expected = new Map<number, bigint>();
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     stats.assigned = payload.memberAssignment[mapping.EventSource]?.length ?? 0;
+    expected.clear();
   });
   let running = true;
   await consumer.connect();
@@ -91,6 +96,25 @@ export async function startKafkaMapping(
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       const { topic, partition } = batch;
       const active = () => running && isRunning() && !isStale();
+      if (batch.messages.length > 0) {
+        const want = expected.get(partition);
+        const first = BigInt(batch.messages[0]!.offset);
+        if (want !== undefined && first > want) {
+          const skipped = Number(first - want);
+          stats.skippedOffsets += skipped;
+          options.log?.error(
+            'offsets skipped: the broker no longer had them when this runner asked (deleted by retention: the runner fell that far behind; or transaction markers)',
+            {
+              mapping: mapping.FunctionName,
+              topic,
+              partition,
+              from: want.toString(),
+              to: (first - 1n).toString(),
+              skipped,
+            },
+          );
+        }
+      }
       for (let start = 0; start < batch.messages.length; start += mapping.BatchSize) {
         if (!active()) return;
         const chunk = batch.messages
@@ -117,6 +141,7 @@ export async function startKafkaMapping(
         const complete = done === selected.length;
         const next = complete ? BigInt(chunk[chunk.length - 1]!.offset) + 1n : BigInt(selected[done]!.offset);
         const finished = Number(next - BigInt(chunk[0]!.offset));
+        expected.set(partition, next);
         if (finished > 0) {
           resolveOffset((next - 1n).toString());
           await commitOffsetsIfNecessary();

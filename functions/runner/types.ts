@@ -17,6 +17,12 @@ export interface MappingStats extends InvokeStats {
   pollErrors: number;
   /** Partitions (Kafka: this member's share of the group's) or shards this mapping consumes now. */
   assigned: number;
+  /**
+   * Kafka: offsets the broker never delivered, although this runner was reading the partition:
+   * deleted by retention before they were read (the consumer fell that far behind), or
+   * transaction markers. Logged as errors when seen.
+   */
+  skippedOffsets: number;
 }
 
 export interface RunningMapping {
@@ -64,5 +70,6 @@ export function newStats(): MappingStats {
     lagMs: 0,
     pollErrors: 0,
     assigned: 0,
+    skippedOffsets: 0,
   };
 }
