@@ -70,13 +70,19 @@ export async function startKafkaMapping(
       error: payload.error.message,
     });
   });
-  // The next offset each partition should deliver, to notice offsets the broker no longer had:
-  // kafkajs resets a position that fell out of the log (OFFSET_OUT_OF_RANGE) without a word.
-  // Forgotten on every rebalance: a new assignment starts from the group's committed offsets.
-  const expected = new Map<number, bigint>();
+  const gaps = new OffsetGaps(
+    (skipped) => {
+      stats.skippedOffsets += skipped;
+    },
+    (partition, gap) =>
+      options.log?.error(
+        'offsets skipped: the broker no longer had them when this runner asked (deleted by retention: the runner fell that far behind; or transaction markers)',
+        { mapping: mapping.FunctionName, topic: mapping.EventSource, partition, ...gap },
+      ),
+  );
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     stats.assigned = payload.memberAssignment[mapping.EventSource]?.length ?? 0;
-    expected.clear();
+    gaps.forget();
   });
   let running = true;
   await consumer.connect();
@@ -96,25 +102,7 @@ export async function startKafkaMapping(
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       const { topic, partition } = batch;
       const active = () => running && isRunning() && !isStale();
-      if (batch.messages.length > 0) {
-        const want = expected.get(partition);
-        const first = BigInt(batch.messages[0]!.offset);
-        if (want !== undefined && first > want) {
-          const skipped = Number(first - want);
-          stats.skippedOffsets += skipped;
-          options.log?.error(
-            'offsets skipped: the broker no longer had them when this runner asked (deleted by retention: the runner fell that far behind; or transaction markers)',
-            {
-              mapping: mapping.FunctionName,
-              topic,
-              partition,
-              from: want.toString(),
-              to: (first - 1n).toString(),
-              skipped,
-            },
-          );
-        }
-      }
+      if (batch.messages.length > 0) gaps.delivered(partition, BigInt(batch.messages[0]!.offset));
       for (let start = 0; start < batch.messages.length; start += mapping.BatchSize) {
         if (!active()) return;
         const chunk = batch.messages
@@ -141,7 +129,7 @@ export async function startKafkaMapping(
         const complete = done === selected.length;
         const next = complete ? BigInt(chunk[chunk.length - 1]!.offset) + 1n : BigInt(selected[done]!.offset);
         const finished = Number(next - BigInt(chunk[0]!.offset));
-        expected.set(partition, next);
+        gaps.done(partition, next);
         if (finished > 0) {
           resolveOffset((next - 1n).toString());
           await commitOffsetsIfNecessary();
@@ -160,6 +148,7 @@ export async function startKafkaMapping(
     async stop() {
       running = false;
       await consumer.disconnect();
+      gaps.flush();
     },
   };
 }
@@ -184,4 +173,74 @@ function toIn(topic: string, partition: number, m: KafkaMessage): KafkaIn {
     value: m.value,
     headers: m.headers,
   };
+}
+
+interface Gap {
+  /** First and last offset not delivered (decimal strings), and how many. */
+  from: string;
+  to: string;
+  skipped: number;
+}
+
+/** The first gap of a partition is reported at once; later ones summed, at most this often. */
+const GAP_REPORT_INTERVAL_MS = 10_000;
+
+/**
+ * Notices offsets a partition never delivered: kafkajs moves a position that fell out of the log
+ * (OFFSET_OUT_OF_RANGE, the records deleted by retention) to the oldest offset left, in silence.
+ * Each partition's next expected offset is the one after the last record done; a batch that starts
+ * past it skipped the difference. Forgotten on every rebalance, since a new assignment starts from
+ * the group's committed offsets. A runner that stays behind retention would skip on every fetch, so
+ * after a partition's first report the rest are summed into one every GAP_REPORT_INTERVAL_MS.
+ */
+export class OffsetGaps {
+  readonly #expected = new Map<number, bigint>();
+  readonly #pending = new Map<number, { from: bigint; to: bigint; skipped: number }>();
+  readonly #lastReport = new Map<number, number>();
+  readonly #count: (skipped: number) => void;
+  readonly #report: (partition: number, gap: Gap) => void;
+
+  constructor(count: (skipped: number) => void, report: (partition: number, gap: Gap) => void) {
+    this.#count = count;
+    this.#report = report;
+  }
+
+  /** A batch of `partition` starts at `first`. */
+  delivered(partition: number, first: bigint): void {
+    const want = this.#expected.get(partition);
+    if (want !== undefined && first > want) {
+      const skipped = Number(first - want);
+      this.#count(skipped);
+      const pending = this.#pending.get(partition);
+      if (pending === undefined) this.#pending.set(partition, { from: want, to: first - 1n, skipped });
+      else {
+        pending.to = first - 1n;
+        pending.skipped += skipped;
+      }
+    }
+    const last = this.#lastReport.get(partition);
+    if (this.#pending.has(partition) && (last === undefined || Date.now() - last >= GAP_REPORT_INTERVAL_MS))
+      this.#reportPending(partition);
+  }
+
+  /** Records of `partition` are done up to `next` (exclusive). */
+  done(partition: number, next: bigint): void {
+    this.#expected.set(partition, next);
+  }
+
+  forget(): void {
+    this.#expected.clear();
+  }
+
+  /** Reports what is still pending (at stop). */
+  flush(): void {
+    for (const partition of [...this.#pending.keys()]) this.#reportPending(partition);
+  }
+
+  #reportPending(partition: number): void {
+    const gap = this.#pending.get(partition)!;
+    this.#pending.delete(partition);
+    this.#lastReport.set(partition, Date.now());
+    this.#report(partition, { from: gap.from.toString(), to: gap.to.toString(), skipped: gap.skipped });
+  }
 }
