@@ -1,11 +1,11 @@
 /**
- * Kinesis on loopback: kinesalite's HTTP server in this process, plus stream creation that works
- * the same against kinesalite and AWS.
+ * Kinesis on loopback: kinesalite's HTTP server in a child process (kinesalite-process.mjs), plus
+ * stream creation that works the same against kinesalite and AWS.
  */
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -28,22 +28,11 @@ export interface KinesaliteServer {
   /** `http://127.0.0.1:<port>`, for createKinesisClient({ endpoint, local: true }). */
   readonly endpoint: string;
   readonly port: number;
-  /** Closes connections, the server and its store. Idempotent. */
+  /** Stops the process (it closes its store first). Idempotent. */
   stop(): Promise<void>;
 }
 
-interface KinesaliteFactoryOptions {
-  path?: string;
-  shardLimit: number;
-  createStreamMs: number;
-  deleteStreamMs: number;
-  updateStreamMs: number;
-}
-
-// kinesalite is CommonJS without type declarations; its whole API is this one factory.
-const kinesalite = createRequire(import.meta.url)('kinesalite') as (
-  options: KinesaliteFactoryOptions,
-) => Server;
+const CHILD = fileURLToPath(new URL('./kinesalite-process.mjs', import.meta.url));
 
 // kinesalite's own default is 10 shards in total, less than the pipeline's four streams take at
 // four shards each. AWS's default account quota is 200 to 500 shards depending on the region.
@@ -52,42 +41,77 @@ const DEFAULT_SHARD_LIMIT = 500;
 // pauses between a quiet runner's polls, so the server would close sockets the client's agent is
 // about to reuse, and a request would fail with ECONNRESET at random.
 const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 5_000;
 
+/**
+ * Starts kinesalite in its own process, so the process under test does not share its event loop
+ * with the stream or hold the stream's in-memory records (as Mosquitto and the Kafka mock already
+ * run apart).
+ */
 export async function startKinesalite(options: KinesaliteOptions = {}): Promise<KinesaliteServer> {
   // LevelDB creates its own directory but not missing parents.
   if (options.path !== undefined) await mkdir(options.path, { recursive: true });
-  const server = kinesalite({
-    ...(options.path === undefined ? {} : { path: options.path }),
-    shardLimit: options.shardLimit ?? DEFAULT_SHARD_LIMIT,
-    // Streams are ACTIVE at once instead of after kinesalite's default 500 ms in CREATING/UPDATING.
-    createStreamMs: 0,
-    deleteStreamMs: 0,
-    updateStreamMs: 0,
+  const child = spawn(
+    process.execPath,
+    [
+      CHILD,
+      JSON.stringify({
+        port: options.port ?? 0,
+        host: LOOPBACK,
+        path: options.path ?? null,
+        shardLimit: options.shardLimit ?? DEFAULT_SHARD_LIMIT,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      }),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-2_000);
   });
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, LOOPBACK, () => {
-      server.off('error', reject);
-      resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(
+        new IngestError(
+          'SERVICE_UNAVAILABLE',
+          `kinesalite did not start: ${why}${stderr ? `: ${stderr.trim()}` : ''}`,
+        ),
+      );
+    };
+    const timer = setTimeout(() => fail(`no port after ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    child.once('error', (error) => fail(error.message));
+    const early = (code: number | null, signal: NodeJS.Signals | null) =>
+      fail(`exited (${signal ?? code}) before listening`);
+    child.once('exit', early);
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) {
+        clearTimeout(timer);
+        child.off('exit', early);
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
     });
   });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('kinesalite: listener has no port');
 
   let stopping: Promise<void> | undefined;
   return {
-    endpoint: `http://${LOOPBACK}:${address.port}`,
-    port: address.port,
+    endpoint: `http://${LOOPBACK}:${port}`,
+    port,
     stop(): Promise<void> {
-      // kinesalite's close() closes its LevelDB store, then the HTTP server. Clients keep idle
-      // keep-alive sockets open, which would hold the server open until they time out.
-      stopping ??= new Promise<void>((resolve, reject) => {
-        server.close((error?: Error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+      })();
       return stopping;
     },
   };
