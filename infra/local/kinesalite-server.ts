@@ -64,7 +64,10 @@ export async function startKinesalite(options: KinesaliteOptions = {}): Promise<
         keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       }),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    // Its own process group: a terminal's Ctrl-C signals the whole foreground group, and the stream
+    // must outlive the pipeline's shutdown, which flushes into it. stop() ends it afterwards; if
+    // this process dies instead, the child sees its stdin close and exits.
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => {

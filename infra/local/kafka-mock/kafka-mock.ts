@@ -98,7 +98,9 @@ export async function startKafkaMock(options: KafkaMockOptions): Promise<KafkaMo
     args.push('--topic', `${name}:${partitions}`);
   }
   // stdin stays a pipe we own: if this process dies, the child sees EOF and exits.
-  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group, so a terminal's Ctrl-C (sent to the whole foreground group) does not end
+  // the cluster while the pipeline still flushes into it; it exits on EOF of stdin if we die.
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
 
   let stderr = '';
   child.stderr.setEncoding('utf8');

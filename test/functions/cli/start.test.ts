@@ -55,6 +55,59 @@ describe('iot-ingest start', () => {
     }
   }, 60_000);
 
+  it.each(['kinesis', 'kafka'])(
+    'stops cleanly on Ctrl-C in a terminal, which signals every process of the job (%s)',
+    async (stream) => {
+      // Prepare: its own process group, as a shell runs a job; the stream's server is a child process
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-start-ctrl-c-'));
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'start',
+          '--stream',
+          stream,
+          '--data-dir',
+          dataDir,
+          '--mqtt-port',
+          '0',
+          '--devices',
+          '50',
+          '--rate',
+          '5',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+      // Act: once readings flow, SIGINT to the whole group, as the terminal's Ctrl-C sends it
+      const deadline = Date.now() + 30_000;
+      while (!/sim published [1-9]/.test(stderr) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      process.kill(-child.pid!, 'SIGINT');
+      const code = await exited;
+
+      // Assess
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain('stopped cleanly');
+      const published = [...stderr.matchAll(/sim published ([\d,]+)/g)].at(-1)?.[1]?.replaceAll(',', '');
+      const store = await DuckDbStore.open(path.join(dataDir, 'iot-ingest.duckdb'));
+      try {
+        const rows = await store.query('SELECT count(*) FROM readings');
+        expect(rows.rows[0]).toEqual([Number(published)]);
+      } finally {
+        await store.close();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
   it('expects a slow simulated fleet at its own interval: no silence alert storm', async () => {
     // Prepare: devices reporting every 20 s; the default profile expects 1 s and would call each
     // of them silent 10 s after its first reading
