@@ -143,9 +143,10 @@ export class DetectEngine {
       p.silenceIncidents.resolve(slot, null, ts, out, `resolved: ${id} is reporting again`);
     }
     const profile = this.profiles.profiles[t.profile[slot]!]!;
-    const silenceMs = silenceAfterMs(profile, t.interval[slot]!);
     t.gateway[slot] =
-      gatewayId === undefined ? -1 : this.#gateways.heard(gatewayId, id, ts, at, silenceMs, out);
+      gatewayId === undefined
+        ? -1
+        : this.#gateways.heard(gatewayId, id, ts, at, silenceAfterMs(profile, t.interval[slot]!), out);
 
     // One call per metric, spelled out: a loop over METRICS would read reading[metric] by key.
     const rules = profile.metrics;
