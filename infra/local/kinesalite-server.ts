@@ -12,7 +12,8 @@ import {
   type KinesisClient,
   type StreamStatus,
 } from '@aws-sdk/client-kinesis';
-import { IngestError } from '../../functions/lib/errors.ts';
+import { errorMessage, IngestError } from '../../functions/lib/errors.ts';
+import { lineReader, withTimeout } from './child-lines.ts';
 import { LOOPBACK } from './ports.ts';
 
 export interface KinesaliteOptions {
@@ -73,34 +74,26 @@ export async function startKinesalite(options: KinesaliteOptions = {}): Promise<
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
     stderr = (stderr + text).slice(-2_000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(
-        new IngestError(
-          'SERVICE_UNAVAILABLE',
-          `kinesalite did not start: ${why}${stderr ? `: ${stderr.trim()}` : ''}`,
-        ),
-      );
-    };
-    const timer = setTimeout(() => fail(`no port after ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
-    child.once('error', (error) => fail(error.message));
-    const early = (code: number | null, signal: NodeJS.Signals | null) =>
-      fail(`exited (${signal ?? code}) before listening`);
-    child.once('exit', early);
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line !== undefined) {
-        clearTimeout(timer);
-        child.off('exit', early);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
+  child.on('error', (error) => {
+    stderr += `\n${error.message}`; // spawn failure: stdout closes, and the first line never comes
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The first line is {"port":N} once it listens; none (undefined) if it exited first.
+  let first: string | undefined;
+  let why = 'it exited before listening';
+  try {
+    first = await withTimeout(lineReader(child).next(), START_TIMEOUT_MS, 'no port');
+  } catch (error) {
+    why = errorMessage(error);
+  }
+  if (first === undefined) {
+    child.kill('SIGKILL');
+    throw new IngestError(
+      'SERVICE_UNAVAILABLE',
+      `kinesalite did not start: ${why}${stderr ? `: ${stderr.trim()}` : ''}`,
+    );
+  }
+  const port = (JSON.parse(first) as { port: number }).port;
 
   let stopping: Promise<void> | undefined;
   return {

@@ -3,11 +3,12 @@
  * its stdin. There is no Kafka server on the development machines; this gives tests and the local
  * pipeline real Kafka wire protocol (produce, fetch, consumer groups) plus fault injection.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { lineReader, withTimeout } from '../child-lines.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -186,41 +187,4 @@ export async function startKafkaMock(options: KafkaMockOptions): Promise<KafkaMo
     createTopic: (name, partitions) => command('topic', name, partitions),
     stop,
   };
-}
-
-/** Pull-style reader over the child's stdout lines; next() yields undefined once it has exited. */
-function lineReader(child: ChildProcess): { next(): Promise<string | undefined> } {
-  const buffered: string[] = [];
-  const waiters: Array<(line: string | undefined) => void> = [];
-  let partial = '';
-  let closed = false;
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) {
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else buffered.push(line);
-    }
-  });
-  child.stdout?.on('close', () => {
-    closed = true;
-    for (const waiter of waiters.splice(0)) waiter(undefined);
-  });
-  return {
-    next: () => {
-      const line = buffered.shift();
-      if (line !== undefined || closed) return Promise.resolve(line);
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-  };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
