@@ -7,12 +7,13 @@
  * https://docs.influxdata.com/influxdb/v1/administration/config/ for every option.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, IngestError } from '../../functions/lib/errors.ts';
+import { findExecutable } from './executables.ts';
 import { freePort, LOOPBACK } from './ports.ts';
 import { servicesRequired } from './services.ts';
 
@@ -33,8 +34,7 @@ const CANDIDATES = ['/usr/bin/influxd', '/usr/local/bin/influxd', '/usr/sbin/inf
 
 /** The influxd executable; throws SERVICE_UNAVAILABLE with an install hint when there is none. */
 export function resolveInfluxdBinary(): string {
-  const onPath = spawnSync('influxd', ['version'], { stdio: 'ignore' });
-  const found = onPath.error === undefined ? 'influxd' : CANDIDATES.find(isExecutable);
+  const found = findExecutable('influxd', ['version'], CANDIDATES);
   if (found === undefined)
     throw new IngestError('SERVICE_UNAVAILABLE', `influxd is not installed; ${INSTALL_HINT}`);
   const version = spawnSync(found, ['version'], { encoding: 'utf8' }).stdout ?? '';
@@ -46,15 +46,6 @@ export function resolveInfluxdBinary(): string {
     );
   }
   return found;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -5,14 +5,15 @@
  * The configuration is generated here rather than kept as a template so each setting sits next to
  * the reason for it; see mosquitto.conf(5) for every option.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, IngestError } from '../../functions/lib/errors.ts';
 import type { MqttProtocolVersion } from './aedes-broker.ts';
+import { findExecutable, isExecutable } from './executables.ts';
 import { freePort, LOOPBACK, waitForPort } from './ports.ts';
 
 export interface MosquittoBrokerOptions {
@@ -65,8 +66,7 @@ export function resolveMosquittoBinary(explicit?: string): string {
     return explicit;
   }
   if (resolvedBinary !== undefined) return resolvedBinary;
-  const onPath = spawnSync('mosquitto', ['-h'], { stdio: 'ignore' });
-  const found = onPath.error === undefined ? 'mosquitto' : SBIN_CANDIDATES.find(isExecutable);
+  const found = findExecutable('mosquitto', ['-h'], SBIN_CANDIDATES);
   if (found === undefined) {
     throw new IngestError(
       'SERVICE_UNAVAILABLE',
@@ -75,15 +75,6 @@ export function resolveMosquittoBinary(explicit?: string): string {
   }
   resolvedBinary = found;
   return found;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
