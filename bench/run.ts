@@ -65,6 +65,12 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     quick,
   };
   let lost = 0;
+  let lostToRetention = 0;
+  /** Adds an end-to-end run's lost readings, apart from those the broker's retention deleted. */
+  const tally = (run: E2eResult): void => {
+    lost += run.lostTotal;
+    lostToRetention += run.lostToRetentionTotal;
+  };
 
   if (want('micro')) {
     log('micro: codec vs JSON, one core');
@@ -120,7 +126,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         ...(stream === 'kafka' ? { bridgeLingerMs: KAFKA_BENCH_LINGER_MS } : {}),
         log,
       });
-      lost += e2e[stream].lostTotal;
+      tally(e2e[stream]);
     }
     if (!quick) {
       // The three mappings as deployed on AWS, each record produced and consumed once more per hop.
@@ -133,7 +139,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         stepSeconds: 15,
         log,
       });
-      lost += e2e.kafkaMappings.lostTotal;
+      tally(e2e.kafkaMappings);
     }
     results.e2e = e2e;
     const kafka = e2e.kafka;
@@ -156,7 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       bridgeLingerMs: KAFKA_BENCH_LINGER_MS,
       log,
     });
-    lost += gateway.lostTotal;
+    tally(gateway);
     results.gateway = gateway;
     results.gatewayReadingsPerSec = gateway.maxSustainedRate;
   }
@@ -196,9 +202,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   if (Object.keys(rss).length > 0) results.memory = { ...(results.memory as object), ...rss };
 
   results.lostReadings = lost;
-  results.lostToBrokerRetention = Object.values(e2e)
-    .concat(results.gateway ? [results.gateway as E2eResult] : [])
-    .reduce((sum, r) => sum + r.lostToRetentionTotal, 0);
+  results.lostToBrokerRetention = lostToRetention;
   fs.mkdirSync(options.outDir, { recursive: true });
   const stem = `${new Date().toISOString().slice(0, 10)}-${os.hostname()}${quick ? '-quick' : ''}`;
   const jsonPath = path.join(options.outDir, `${stem}.json`);
