@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { oneOf, positiveNumber } from '../functions/cli/options.ts';
 import { type EmbeddedPipeline, startEmbeddedPipeline } from '../infra/local/embedded-pipeline.ts';
 import { runSimulator } from './lib/simulator-process.ts';
 
@@ -217,12 +218,6 @@ function rateList(value: string): number[] {
   return rates;
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number');
-  return n;
-}
-
 /** `npx tsx bench/e2e.ts --stream kafka --rates 10000,20000`: one end-to-end search on its own. */
 async function main(argv: string[]): Promise<number> {
   const program = new Command('bench/e2e.ts')
@@ -230,9 +225,9 @@ async function main(argv: string[]): Promise<number> {
       'End to end: simulator process -> broker -> bridge -> stream -> runner -> DuckDB; the highest ' +
         'sustained rate with zero loss, then latency at half of it. Prints each step and the result as JSON.',
     )
-    .option('--stream <kind>', 'kafka or kinesis', 'kafka')
-    .option('--broker <kind>', 'mosquitto or aedes', 'mosquitto')
-    .option('--mode <mode>', 'fused or mappings', 'fused')
+    .option('--stream <kind>', 'kafka or kinesis', oneOf('kafka', 'kinesis'), 'kafka')
+    .option('--broker <kind>', 'mosquitto or aedes', oneOf('mosquitto', 'aedes'), 'mosquitto')
+    .option('--mode <mode>', 'fused or mappings', oneOf('fused', 'mappings'), 'fused')
     .option(
       '--rates <list>',
       'offered readings per second, increasing; stops at the first not sustained',
@@ -249,20 +244,14 @@ async function main(argv: string[]): Promise<number> {
     );
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
-    stream: string;
-    broker: string;
-    mode: string;
+    stream: 'kafka' | 'kinesis';
+    broker: 'mosquitto' | 'aedes';
+    mode: 'fused' | 'mappings';
     rates: number[];
     stepSeconds: number;
     readingsPerMessage: number;
     bridgeLingerMs?: number;
   }>();
-  if (o.stream !== 'kafka' && o.stream !== 'kinesis')
-    throw new InvalidArgumentError('--stream: kafka or kinesis');
-  if (o.broker !== 'mosquitto' && o.broker !== 'aedes')
-    throw new InvalidArgumentError('--broker: mosquitto or aedes');
-  if (o.mode !== 'fused' && o.mode !== 'mappings')
-    throw new InvalidArgumentError('--mode: fused or mappings');
   const result = await runE2e({
     stream: o.stream,
     broker: o.broker,
