@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { oneOf, positiveNumber } from '../functions/cli/options.ts';
-import { type EmbeddedPipeline, startEmbeddedPipeline } from '../infra/local/embedded-pipeline.ts';
+import { type EmbeddedRunner, startEmbeddedRunner } from '../infra/local/embedded-pipeline.ts';
+import { startBridgeProcess } from './lib/bridge-process.ts';
 import { runSimulator } from './lib/simulator-process.ts';
 
 export interface E2eOptions {
@@ -19,6 +20,8 @@ export interface E2eOptions {
   readingsPerMessage?: number;
   /** The bridge's lingerMs (default its own, 10 ms): how long a produce batch gathers readings. */
   bridgeLingerMs?: number;
+  /** After the first rate not sustained, this many steps halving the gap to the last one that was (default 0). */
+  refineSteps?: number;
   log?: (line: string) => void;
 }
 
@@ -49,8 +52,10 @@ export interface E2eResult {
   /** Highest target rate that every acknowledged reading reached the store at, with the pipeline keeping up. */
   maxSustainedRate: number;
   latency?: { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; samples: number };
-  /** Peak RSS of the process that ran bridge + runner + store. */
-  peakRssBytes: number;
+  /** Peak RSS of the bridge's process (`iot-ingest bridge`). */
+  bridgePeakRssBytes?: number;
+  /** Peak RSS of the process that ran the runner: its mappings, the functions and DuckDB. */
+  runnerPeakRssBytes: number;
   /** Acknowledged readings not in the store, beyond those the broker's retention deleted unread. */
   lostTotal: number;
   /**
@@ -62,7 +67,9 @@ export interface E2eResult {
 }
 
 /**
- * End to end: simulator process -> broker -> bridge -> stream -> validate/detect/write -> DuckDB.
+ * End to end: simulator process -> broker -> bridge process -> stream -> runner (validate/detect/write)
+ * -> DuckDB, the runner in this process. The bridge runs apart as deployed, so each side's memory
+ * is measured on its own and neither takes the other's event loop.
  * Steps up the offered rate; a step is sustained when every acknowledged reading is in the store
  * (zero loss) and the pipeline drained within a quarter of the step's length after the load stopped.
  * Latency is measured from each reading's device timestamp to its store write, at half the highest
@@ -73,18 +80,14 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const broker = options.broker ?? 'mosquitto';
   const perMessage = options.readingsPerMessage ?? 0;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-bench-e2e-${options.stream}-`));
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 250);
   const mode = options.mode ?? 'fused';
-  const pipeline = await startEmbeddedPipeline({
-    broker,
-    stream: options.stream,
-    mode,
-    dataDir,
-    mqttPort: 0,
-    ...(options.bridgeLingerMs !== undefined ? { bridge: { lingerMs: options.bridgeLingerMs } } : {}),
+  const pipeline = await startEmbeddedRunner({ broker, stream: options.stream, mode, dataDir, mqttPort: 0 });
+  const bridge = await startBridgeProcess(
+    pipeline,
+    options.bridgeLingerMs !== undefined ? { lingerMs: options.bridgeLingerMs } : {},
+  ).catch(async (error: unknown) => {
+    await pipeline.stop();
+    throw error;
   });
   const result: E2eResult = {
     stream: options.stream,
@@ -93,7 +96,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     readingsPerMessage: perMessage,
     steps: [],
     maxSustainedRate: 0,
-    peakRssBytes: 0,
+    runnerPeakRssBytes: 0,
     lostTotal: 0,
     lostToRetentionTotal: 0,
   };
@@ -102,7 +105,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     // connections open, DuckDB creates its tables.
     await runStep(pipeline, 'warmup-', 200, 2, perMessage);
     let stepNo = 0;
-    for (const rate of options.rates) {
+    const tryRate = async (rate: number): Promise<boolean> => {
       const step = await runStep(pipeline, `b${stepNo++}-`, rate, options.stepSeconds, perMessage);
       result.steps.push(step);
       countLost(result, step, perMessage);
@@ -110,8 +113,25 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
         `  ${options.stream}${perMessage ? ' gateway' : ''} @ ${rate}/s: stored ${step.stored}/${step.acknowledged} acknowledged, ` +
           `lost ${step.lost}${step.skippedOffsets ? ` (${step.skippedOffsets} records deleted by the broker's retention before the runner read them)` : ''}, drain ${step.drainMs} ms, achieved ${Math.round(step.achievedRate)}/s${step.sustained ? '' : ' (not sustained)'}`,
       );
-      if (!step.sustained) break;
-      result.maxSustainedRate = rate;
+      if (step.sustained) result.maxSustainedRate = Math.max(result.maxSustainedRate, rate);
+      return step.sustained;
+    };
+    let failedAt: number | undefined;
+    for (const rate of options.rates) {
+      if (!(await tryRate(rate))) {
+        failedAt = rate;
+        break;
+      }
+    }
+    // Between the last rate sustained and the first not, halve the gap `refineSteps` times, so the
+    // figure does not depend on how coarse the list of rates was.
+    const grain = perMessage > 0 ? 5_000 : 500;
+    for (let i = 0; i < (options.refineSteps ?? 0) && failedAt !== undefined; i++) {
+      const low = result.maxSustainedRate;
+      if (low === 0 || failedAt - low <= grain) break;
+      const mid = Math.round((low + failedAt) / 2 / grain) * grain;
+      if (mid <= low || mid >= failedAt) break;
+      if (!(await tryRate(mid))) failedAt = mid;
     }
     if (result.maxSustainedRate > 0) {
       const rate = Math.round(result.maxSustainedRate / 2);
@@ -129,8 +149,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
       );
     }
   } finally {
-    clearInterval(rssTimer);
-    result.peakRssBytes = peakRss;
+    // maxRSS: this process's peak resident set in KiB (getrusage), the whole run.
+    result.runnerPeakRssBytes = process.resourceUsage().maxRSS * 1024;
+    await bridge.stop().catch((error: unknown) => log(`  ${String(error)}`));
+    const bridgePeak = bridge.peakRssBytes();
+    if (bridgePeak !== undefined) result.bridgePeakRssBytes = bridgePeak;
     await pipeline.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -138,7 +161,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
 }
 
 async function runStep(
-  pipeline: EmbeddedPipeline,
+  pipeline: EmbeddedRunner,
   prefix: string,
   rate: number,
   seconds: number,
@@ -207,7 +230,7 @@ function countLost(result: E2eResult, step: E2eStep, perMessage: number): void {
   result.lostTotal += step.lost - deleted;
 }
 
-function skippedOffsets(pipeline: EmbeddedPipeline): number {
+function skippedOffsets(pipeline: EmbeddedRunner): number {
   return pipeline.topology.mappings.reduce((sum, m) => sum + m.stats.skippedOffsets, 0);
 }
 
@@ -236,12 +259,18 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--step-seconds <s>', 'length of each step', positiveNumber, 15)
     .option('--bridge-linger-ms <ms>', "the bridge's lingerMs (default the bridge's own)", positiveNumber)
+    .option('--readings-per-message <n>', 'gateway mode: readings per MQTT message (0 = one each)', Number, 0)
     .option(
-      '--readings-per-message <n>',
-      'gateway mode: readings per MQTT message (0 = one each)',
-      Number,
-      0,
-    );
+      '--refine <n>',
+      'steps halving the gap between the last rate sustained and the first not',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, 0 or more');
+        return n;
+      },
+      2,
+    )
+    .option('--out <file>', 'write the result JSON to <file> instead of standard output');
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
     stream: 'kafka' | 'kinesis';
@@ -251,6 +280,8 @@ async function main(argv: string[]): Promise<number> {
     stepSeconds: number;
     readingsPerMessage: number;
     bridgeLingerMs?: number;
+    refine: number;
+    out?: string;
   }>();
   const result = await runE2e({
     stream: o.stream,
@@ -259,10 +290,13 @@ async function main(argv: string[]): Promise<number> {
     rates: o.rates,
     stepSeconds: o.stepSeconds,
     readingsPerMessage: o.readingsPerMessage,
+    refineSteps: o.refine,
     ...(o.bridgeLingerMs !== undefined ? { bridgeLingerMs: o.bridgeLingerMs } : {}),
     log: (line) => console.error(line),
   });
-  console.log(JSON.stringify(result, null, 2));
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  if (o.out !== undefined) fs.writeFileSync(o.out, json);
+  else process.stdout.write(json);
   return result.lostTotal > 0 ? 1 : 0;
 }
 

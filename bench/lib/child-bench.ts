@@ -7,14 +7,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Runs one component bench (bench/<name>.ts) in a fresh Node process, so each measures a process
- * of its own, and returns the JSON it wrote to `results/<name>-<date>.json`.
+ * of its own, and returns the JSON it wrote to `resultFile` (default `results/<name>-<date>.json`).
  */
 export async function runChildBench(
   name: string,
   args: string[],
   log: (line: string) => void,
-  timeoutMs = 15 * 60_000,
+  options: { timeoutMs?: number; resultFile?: string } = {},
 ): Promise<Record<string, unknown>> {
+  const timeoutMs = options.timeoutMs ?? 15 * 60_000;
   const started = Date.now();
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
@@ -44,7 +45,9 @@ export async function runChildBench(
       resolve(exitCode ?? 1);
     });
   });
-  const file = path.join(ROOT, 'bench', 'results', `${name}-${new Date().toISOString().slice(0, 10)}.json`);
+  const file =
+    options.resultFile ??
+    path.join(ROOT, 'bench', 'results', `${name}-${new Date().toISOString().slice(0, 10)}.json`);
   if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < started) {
     throw new Error(`bench/${name}.ts exited ${code} without writing ${file}`);
   }

@@ -46,16 +46,22 @@ export interface EmbeddedPipelineOptions {
   onError?: (error: unknown) => void;
 }
 
-export interface EmbeddedPipeline {
+/** The pipeline without its bridge: broker, stream, the functions behind their mappings, DuckDB. */
+export interface EmbeddedRunner {
   readonly services: LocalServices;
   readonly config: PipelineConfig;
   readonly mqttUrl: string;
+  /** The MQTT version the bridge should speak to this broker (Aedes: 4, Mosquitto: 5). */
+  readonly protocolVersion: 4 | 5;
   readonly registry: SchemaRegistry;
   readonly producer: StreamProducer;
-  readonly bridge: Bridge;
   readonly topology: Topology;
   readonly store: DuckDbStore;
   stop(): Promise<void>;
+}
+
+export interface EmbeddedPipeline extends EmbeddedRunner {
+  readonly bridge: Bridge;
 }
 
 /**
@@ -63,6 +69,42 @@ export interface EmbeddedPipeline {
  * source mappings, and DuckDB. `npm start` and the end-to-end tests both run this.
  */
 export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): Promise<EmbeddedPipeline> {
+  const runner = await startEmbeddedRunner(options);
+  try {
+    const subscriber = new MqttSubscriber({
+      url: runner.mqttUrl,
+      clientId: 'iot-ingest-bridge',
+      topics: ['telemetry/+', 'gateways/+/telemetry'],
+      // Aedes speaks MQTT 3.1.1 only; Mosquitto gets MQTT 5 (Receive Maximum, session expiry).
+      protocolVersion: runner.protocolVersion,
+    });
+    const bridge = new Bridge(subscriber, runner.producer, {
+      maxPayloadBytes: runner.config.maxPayloadBytes,
+      ...options.bridge,
+      ...(options.onError
+        ? { onError: options.onError, onWarning: (m: string) => options.onError?.(new Error(m)) }
+        : {}),
+    });
+    await bridge.start();
+    return {
+      ...runner,
+      bridge,
+      stop: async () => {
+        await bridge.close().catch((error: unknown) => options.onError?.(error));
+        await runner.stop();
+      },
+    };
+  } catch (error) {
+    await runner.stop();
+    throw error;
+  }
+}
+
+/**
+ * Everything but the bridge, for a bridge that runs elsewhere (its own process in the end-to-end
+ * bench, so each side's CPU and memory are its own, as when deployed).
+ */
+export async function startEmbeddedRunner(options: EmbeddedPipelineOptions): Promise<EmbeddedRunner> {
   const stream = options.stream ?? 'kinesis';
   const services = await startLocalServices({
     broker: options.broker ?? 'aedes',
@@ -135,23 +177,7 @@ export async function startEmbeddedPipeline(options: EmbeddedPipelineOptions): P
       ...(options.onError ? { onError: options.onError } : {}),
     });
     stack.push(() => topology.stop());
-    const subscriber = new MqttSubscriber({
-      url: mqttUrl,
-      clientId: 'iot-ingest-bridge',
-      topics: ['telemetry/+', 'gateways/+/telemetry'],
-      // Aedes speaks MQTT 3.1.1 only; Mosquitto gets MQTT 5 (Receive Maximum, session expiry).
-      protocolVersion,
-    });
-    const bridge = new Bridge(subscriber, producer, {
-      maxPayloadBytes: config.maxPayloadBytes,
-      ...options.bridge,
-      ...(options.onError
-        ? { onError: options.onError, onWarning: (m: string) => options.onError?.(new Error(m)) }
-        : {}),
-    });
-    await bridge.start();
-    stack.push(() => bridge.close());
-    return { services, config, mqttUrl, registry, producer, bridge, topology, store, stop };
+    return { services, config, mqttUrl, protocolVersion, registry, producer, topology, store, stop };
   } catch (error) {
     await stop();
     throw error;
