@@ -172,6 +172,78 @@ describe('DuckDbStore', () => {
     expect((await readBack(store)).map((r) => r.seq)).toEqual([3]);
   });
 
+  describe('group commit', () => {
+    /** `n` readings of `deviceId`, 1 s apart from `from`. */
+    const series = (deviceId: string, n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => aReading({ deviceId, ts: T0 + (from + i) * 1000, seq: from + i }));
+
+    it('writes batches that queue behind a write together, each with its own counts', async () => {
+      // Prepare: one write running, six more queued behind it (eight partitions' small batches)
+      const batches = Array.from({ length: 7 }, (_, i) => series(`dev-${i}`, 50));
+
+      // Act
+      const results = await Promise.all(batches.map((b) => store.writeReadings(b)));
+
+      // Assess
+      expect(results).toEqual(batches.map(() => ({ written: 50, duplicates: 0 })));
+      expect(await readBack(store)).toHaveLength(350);
+      expect(store.counters.readingBatches).toBe(7);
+      expect(store.counters.readingInserts).toBeLessThanOrEqual(2);
+    });
+
+    it('gives a redelivered batch in a group its own duplicate count', async () => {
+      // Prepare
+      const stored = series('dev-1', 20);
+      await store.writeReadings(stored);
+
+      // Act: a fresh batch and a redelivery of the stored one, queued together
+      const [fresh, again, mixed] = await Promise.all([
+        store.writeReadings(series('dev-2', 30)),
+        store.writeReadings(stored),
+        store.writeReadings(series('dev-1', 10, 15)), // 5 stored, 5 new
+      ]);
+
+      // Assess
+      expect(fresh).toEqual({ written: 30, duplicates: 0 });
+      expect(again).toEqual({ written: 0, duplicates: 20 });
+      expect(mixed).toEqual({ written: 5, duplicates: 5 });
+      expect(await readBack(store)).toHaveLength(55);
+    });
+
+    it('fails only the batch that cannot be stored; the rest of its group lands', async () => {
+      // Act: a timestamp DuckDB cannot store, between two good batches
+      const [before, bad, after] = await Promise.allSettled([
+        store.writeReadings(series('dev-1', 10)),
+        store.writeReadings([aReading({ deviceId: 'dev-2', ts: Number.NaN, seq: 1 })]),
+        store.writeReadings(series('dev-3', 10)),
+      ]);
+
+      // Assess
+      expect(before).toEqual({ status: 'fulfilled', value: { written: 10, duplicates: 0 } });
+      expect(after).toEqual({ status: 'fulfilled', value: { written: 10, duplicates: 0 } });
+      expect(bad.status).toBe('rejected');
+      expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_WRITE_FAILED' });
+      expect((await readBack(store)).map((r) => r.deviceId)).toEqual([
+        ...Array(10).fill('dev-1'),
+        ...Array(10).fill('dev-3'),
+      ]);
+    });
+
+    it('writes what is queued before it closes', async () => {
+      // Act
+      const writes = [store.writeReadings(series('dev-1', 10)), store.writeReadings(series('dev-2', 10))];
+      await store.close();
+      store = await DuckDbStore.open(path);
+
+      // Assess
+      expect(await Promise.all(writes)).toEqual([
+        { written: 10, duplicates: 0 },
+        { written: 10, duplicates: 0 },
+      ]);
+      expect(await readBack(store)).toHaveLength(20);
+    });
+  });
+
   it('refuses to open a path it cannot use', async () => {
     // Act
     const opening = DuckDbStore.open(dir); // a directory, not a file
