@@ -22,11 +22,15 @@ export const SECTIONS = [
 /**
  * The bridge's linger in the Kafka end-to-end runs. The librdkafka mock answers a fetch with one
  * produce batch per partition (real brokers return up to max.partition.fetch.bytes, many batches),
- * so with the bridge's default 10 ms the runner gets ~12-record batches from the mock and the bench
- * measured the mock's fetch loop (1,500/s) rather than the pipeline (20,000-25,000/s at 50-100 ms).
- * Kinesis runs keep the default: there it changed nothing but latency.
+ * so with the bridge's default 10 ms the runner got ~12-record batches from the mock and the bench
+ * measured the mock's fetch loop (1,500/s) rather than the pipeline. Measured with bench/e2e.ts at
+ * 35,000 readings/s, 15 s steps: 25 ms did not keep up (drain 4.2 s); 50 ms kept up with p99 222 ms
+ * at half that rate; 100 ms kept up too but p99 was 340 ms. Gateway messages are 100 readings each,
+ * so there the mock's one batch per fetch holds fewer readings at 50 ms: 150,000 readings/s drained
+ * in 2.3 s at 50 ms against 0.5 s at 100 ms. Kinesis runs keep the bridge's default.
  */
-const KAFKA_BENCH_LINGER_MS = 100;
+const KAFKA_BENCH_LINGER_MS = 50;
+const GATEWAY_BENCH_LINGER_MS = 100;
 
 /** What `--quick` runs: enough to catch a lost reading, in under a minute. */
 export const QUICK_SECTIONS: readonly Section[] = ['micro', 'e2e', 'gateway'];
@@ -118,7 +122,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         ? [1_000]
         : stream === 'kafka'
           ? [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000]
-          : [2_000, 5_000, 8_000, 11_000, 14_000];
+          : [2_000, 5_000, 8_000, 11_000, 14_000, 17_000, 20_000];
       e2e[stream] = await runE2eInChild({
         stream,
         rates,
@@ -162,7 +166,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       stepSeconds: quick ? 4 : 10,
       refineSteps: quick ? 0 : 2,
       readingsPerMessage: 100,
-      bridgeLingerMs: KAFKA_BENCH_LINGER_MS,
+      bridgeLingerMs: GATEWAY_BENCH_LINGER_MS,
       log,
     });
     tally(gateway);

@@ -257,29 +257,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   };
 
   private async commitGroup(group: readonly PendingWrite[]): Promise<void> {
-    if (group.length > 1 && !this.closed) {
-      let total = 0;
-      for (const w of group) total += w.readings.length;
-      let committed = false;
-      try {
-        await this.writer.run('BEGIN TRANSACTION');
-        try {
-          const written = await this.appendReadings(group.map((w) => w.readings));
-          if (written === total) {
-            await this.writer.run('COMMIT');
-            committed = true;
-          }
-        } finally {
-          if (!committed) await this.writer.run('ROLLBACK');
-        }
-      } catch {
-        // Failed as a group: each batch is tried alone below, so only the one at fault fails.
-      }
-      if (committed) {
-        for (const w of group) w.resolve({ written: w.readings.length, duplicates: 0 });
-        return;
-      }
-    }
+    if (group.length > 1 && !this.closed && (await this.tryGroup(group))) return;
     for (const w of group) {
       try {
         const written = await this.appendReadings([w.readings]);
@@ -287,6 +265,40 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       } catch (error) {
         w.reject(error);
       }
+    }
+  }
+
+  /**
+   * The group in one transaction. True when it committed (every reading was new) or when its
+   * writes were rejected; false when each batch should be written alone (a duplicate in the group,
+   * or a batch the store refused).
+   */
+  private async tryGroup(group: readonly PendingWrite[]): Promise<boolean> {
+    let total = 0;
+    for (const w of group) total += w.readings.length;
+    try {
+      await this.writer.run('BEGIN TRANSACTION');
+    } catch {
+      return false;
+    }
+    try {
+      if ((await this.appendReadings(group.map((w) => w.readings))) === total) {
+        await this.writer.run('COMMIT');
+        for (const w of group) w.resolve({ written: w.readings.length, duplicates: 0 });
+        return true;
+      }
+    } catch {
+      // A batch the store refused: rolled back below, then each batch is tried alone.
+    }
+    try {
+      await this.writer.run('ROLLBACK');
+      return false;
+    } catch (cause) {
+      // The transaction state is unknown, so no batch of the group counts as written: the runner
+      // retries them, and the store drops whatever did land.
+      const error = writeFailed(`${total} readings`, this.path, cause);
+      for (const w of group) w.reject(error);
+      return true;
     }
   }
 
