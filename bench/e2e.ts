@@ -8,6 +8,16 @@ import { type EmbeddedRunner, startEmbeddedRunner } from '../infra/local/embedde
 import { startBridgeProcess } from './lib/bridge-process.ts';
 import { runSimulator } from './lib/simulator-process.ts';
 
+/**
+ * One fleet for the whole run, the same device ids at every step, only the rate per device changes:
+ * a fleet replaced at each step left the last one's devices to go silent 10 s later (the profiles'
+ * silence time), and their alerts landed as a burst in the middle of the next step.
+ */
+const DEVICE_PREFIX = 'e2e-';
+const DEVICES = 2_000;
+/** Gateway mode: 200 gateways of 100 sensors. */
+const GATEWAY_SENSORS = 20_000;
+
 export interface E2eOptions {
   stream: 'kafka' | 'kinesis';
   broker?: 'mosquitto' | 'aedes';
@@ -26,6 +36,8 @@ export interface E2eOptions {
 }
 
 export interface E2eStep {
+  /** When the step's simulator started (ms): its readings are those stamped from then on. */
+  startedAt: number;
   targetRate: number;
   published: number;
   acknowledged: number;
@@ -103,10 +115,10 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   try {
     // Warm-up, not recorded: consumer groups join (the Kafka mock waits 3 s on a first join),
     // connections open, DuckDB creates its tables.
-    await runStep(pipeline, 'warmup-', 200, 2, perMessage);
-    let stepNo = 0;
+    const devices = fleetSize(perMessage);
+    await runStep(pipeline, devices, 2, perMessage);
     const tryRate = async (rate: number): Promise<boolean> => {
-      const step = await runStep(pipeline, `b${stepNo++}-`, rate, options.stepSeconds, perMessage);
+      const step = await runStep(pipeline, rate, options.stepSeconds, perMessage);
       result.steps.push(step);
       countLost(result, step, perMessage);
       log(
@@ -135,12 +147,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     }
     if (result.maxSustainedRate > 0) {
       const rate = Math.round(result.maxSustainedRate / 2);
-      const prefix = `lat${stepNo}-`;
-      const step = await runStep(pipeline, prefix, rate, options.stepSeconds, perMessage);
+      const step = await runStep(pipeline, rate, options.stepSeconds, perMessage);
       countLost(result, step, perMessage);
       const q = await pipeline.store.query(
         `SELECT quantile_cont(d, 0.5), quantile_cont(d, 0.99), quantile_cont(d, 0.999), count(*) FROM (
-           SELECT epoch_ms(written_at) - epoch_ms(ts) AS d FROM readings WHERE starts_with(device_id, '${prefix}'))`,
+           SELECT epoch_ms(written_at) - epoch_ms(ts) AS d FROM readings WHERE ts >= epoch_ms(${step.startedAt}))`,
       );
       const [p50, p99, p999, n] = q.rows[0]!.map(Number) as [number, number, number, number];
       result.latency = { rate, p50Ms: p50, p99Ms: p99, p999Ms: p999, samples: n };
@@ -160,18 +171,19 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   return result;
 }
 
+/** Readings per MQTT message (gateway mode) -> devices the whole run uses. */
+function fleetSize(perMessage: number): number {
+  return perMessage > 0 ? GATEWAY_SENSORS : DEVICES;
+}
+
 async function runStep(
   pipeline: EmbeddedRunner,
-  prefix: string,
   rate: number,
   seconds: number,
   perMessage: number,
 ): Promise<E2eStep> {
   const count = Math.round(rate * seconds);
-  const devices =
-    perMessage > 0
-      ? Math.max(perMessage, Math.min(20_000, Math.ceil(rate / 10 / perMessage) * perMessage))
-      : Math.min(2_000, rate);
+  const devices = fleetSize(perMessage);
   const args = [
     '--url',
     pipeline.mqttUrl,
@@ -184,16 +196,19 @@ async function runStep(
     '--duration',
     String(seconds * 3),
     '--id-prefix',
-    prefix,
+    DEVICE_PREFIX,
     '--connections',
     String(perMessage > 0 ? 4 : 8),
     ...(perMessage > 0 ? ['--gateways', String(devices / perMessage)] : []),
   ];
+  // Every reading of this step is stamped (device time) after this instant and every reading of
+  // the steps before it, whose simulators have exited, before it.
+  const startedAt = Date.now();
   const skippedBefore = skippedOffsets(pipeline);
   const sim = await runSimulator(args, seconds * 4_000 + 30_000);
   const storedCount = async () =>
     Number(
-      (await pipeline.store.query(`SELECT count(*) FROM readings WHERE starts_with(device_id, '${prefix}')`))
+      (await pipeline.store.query(`SELECT count(*) FROM readings WHERE ts >= epoch_ms(${startedAt})`))
         .rows[0]![0],
     );
   const drainStart = Date.now();
@@ -206,6 +221,7 @@ async function runStep(
   const drainMs = Date.now() - drainStart;
   const lost = Math.max(0, sim.acknowledged - stored);
   return {
+    startedAt,
     targetRate: rate,
     published: sim.published,
     acknowledged: sim.acknowledged,

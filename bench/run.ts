@@ -23,14 +23,14 @@ export const SECTIONS = [
  * The bridge's linger in the Kafka end-to-end runs. The librdkafka mock answers a fetch with one
  * produce batch per partition (real brokers return up to max.partition.fetch.bytes, many batches),
  * so with the bridge's default 10 ms the runner got ~12-record batches from the mock and the bench
- * measured the mock's fetch loop (1,500/s) rather than the pipeline. Measured with bench/e2e.ts at
- * 35,000 readings/s, 15 s steps: 25 ms did not keep up (drain 4.2 s); 50 ms kept up with p99 222 ms
- * at half that rate; 100 ms kept up too but p99 was 340 ms. Gateway messages are 100 readings each,
- * so there the mock's one batch per fetch holds fewer readings at 50 ms: 150,000 readings/s drained
- * in 2.3 s at 50 ms against 0.5 s at 100 ms. Kinesis runs keep the bridge's default.
+ * measured the mock's fetch loop (1,500/s) rather than the pipeline. Measured with bench/e2e.ts
+ * (fused, 15 s steps, 2026-11-22): at 25 ms 35,000/s did not keep up; at 50 ms 30,000/s did and
+ * 35,000/s did once in three runs (p99 at 15,000/s: 210-244 ms); at 75 ms 35,000/s kept up with p99
+ * 248 ms at 17,500/s; at 100 ms 35,000/s kept up (p99 259-340 ms at 17,500/s), and the three
+ * mappings and gateway mode did best (mappings at 50 ms: 8,000/s against 12,000/s at 100 ms).
+ * Kinesis runs keep the bridge's default.
  */
-const KAFKA_BENCH_LINGER_MS = 50;
-const GATEWAY_BENCH_LINGER_MS = 100;
+const KAFKA_BENCH_LINGER_MS = 100;
 
 /** What `--quick` runs: enough to catch a lost reading, in under a minute. */
 export const QUICK_SECTIONS: readonly Section[] = ['micro', 'e2e', 'gateway'];
@@ -166,7 +166,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       stepSeconds: quick ? 4 : 10,
       refineSteps: quick ? 0 : 2,
       readingsPerMessage: 100,
-      bridgeLingerMs: GATEWAY_BENCH_LINGER_MS,
+      bridgeLingerMs: KAFKA_BENCH_LINGER_MS,
       log,
     });
     tally(gateway);
