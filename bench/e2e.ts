@@ -291,8 +291,8 @@ function rateList(value: string): number[] {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('bench/e2e.ts')
     .description(
-      'End to end: simulator process -> broker -> bridge -> stream -> runner -> DuckDB; the highest ' +
-        'sustained rate with zero loss, then latency at half of it. Prints each step and the result as JSON.',
+      'End to end: simulator process -> broker -> bridge process -> stream -> runner (this process) -> DuckDB; ' +
+        'the highest sustained rate with zero loss, then latency at half of it. Prints each step and the result as JSON.',
     )
     .option('--stream <kind>', 'kafka or kinesis', oneOf('kafka', 'kinesis'), 'kafka')
     .option('--broker <kind>', 'mosquitto or aedes', oneOf('mosquitto', 'aedes'), 'mosquitto')
