@@ -15,6 +15,7 @@ interface StartOptions {
   rate: number;
   simulator: boolean;
   dataDir: string;
+  duckdbMemoryLimit?: string;
   duration?: number;
   statsInterval: number;
 }
@@ -49,6 +50,11 @@ export async function startCommand(argv: string[]): Promise<number> {
     .option('--rate <hz>', 'readings per second per simulated device', positiveNumber, 1)
     .option('--no-simulator', 'run without the simulated fleet (publish your own readings)')
     .option('--data-dir <dir>', 'where DuckDB, checkpoints and stream data live', 'data')
+    .option(
+      '--duckdb-memory-limit <size>',
+      "DuckDB's memory limit, e.g. 256MB (default: DUCKDB_MEMORY_LIMIT, else DuckDB's own: 80% of RAM)",
+      process.env.DUCKDB_MEMORY_LIMIT,
+    )
     .option('--duration <seconds>', 'stop by itself after this many seconds', positiveInt)
     .option('--stats-interval <seconds>', 'seconds between live stats lines', positiveNumber, 2)
     .addHelpText(
@@ -75,6 +81,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       stream: options.stream,
       mode: options.mode,
       dataDir,
+      duckdbMemoryLimit: options.duckdbMemoryLimit,
       // Each device's interval is learned from its readings, but until its second reading a
       // device is judged by the profile (1 s): a fleet slower than 1 Hz would raise one silence
       // alert per device at start, and flatline needs the profile's interval. The simulated

@@ -42,6 +42,8 @@ export interface PipelineConfig {
   };
   readonly dataDir: string;
   readonly duckdbPath: string;
+  /** DUCKDB_MEMORY_LIMIT: DuckDB's memory_limit (e.g. "256MB"); unset, DuckDB takes 80% of RAM. */
+  readonly duckdbMemoryLimit?: string | undefined;
   /** Where the write function puts readings and where `iot-ingest query` asks (IOT_STORE). */
   readonly store: StoreConfig;
   /** Largest payload the validate function accepts, bytes. */
@@ -95,6 +97,8 @@ export type StoreConfig = DuckDbStoreConfig | TimestreamStoreConfig | InfluxStor
 export interface DuckDbStoreConfig {
   readonly kind: 'duckdb';
   readonly path: string;
+  /** DUCKDB_MEMORY_LIMIT, when set. */
+  readonly memoryLimit?: string;
 }
 
 /** IOT_STORE=timestream: Timestream for LiveAnalytics (TIMESTREAM_*; the region is AWS_REGION). */
@@ -174,6 +178,7 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
   const endpoint = env.KINESIS_ENDPOINT || undefined;
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   const duckdbPath = path.resolve(env.DUCKDB_PATH ?? path.join(dataDir, 'iot-ingest.duckdb'));
+  const duckdbMemoryLimit = memoryLimit(env, 'DUCKDB_MEMORY_LIMIT');
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
     throw new ConfigError(`KINESIS_ENDPOINT "${endpoint}" is not a URL such as "http://127.0.0.1:4567".`);
   }
@@ -205,13 +210,19 @@ export function loadConfig(env: Env = process.env): PipelineConfig {
     }),
     dataDir,
     duckdbPath,
-    store: storeConfig(env, duckdbPath, region),
+    duckdbMemoryLimit,
+    store: storeConfig(env, duckdbPath, duckdbMemoryLimit, region),
     maxPayloadBytes: int(env, 'IOT_MAX_PAYLOAD_BYTES', 256 * 1024, 16, 16 * 1024 * 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });
 }
 
-function storeConfig(env: Env, duckdbPath: string, region: string): StoreConfig {
+function storeConfig(
+  env: Env,
+  duckdbPath: string,
+  duckdbMemoryLimit: string | undefined,
+  region: string,
+): StoreConfig {
   // `influx` is accepted for `influxdb`, the name the AWS stacks set.
   const raw = env.IOT_STORE?.toLowerCase() === 'influx' ? 'influxdb' : env.IOT_STORE;
   const kind = oneOf(
@@ -220,7 +231,13 @@ function storeConfig(env: Env, duckdbPath: string, region: string): StoreConfig 
     ['duckdb', 'timestream', 'influxdb'] as const,
     'duckdb',
   );
-  if (kind === 'duckdb') return Object.freeze({ kind, path: duckdbPath });
+  if (kind === 'duckdb') {
+    return Object.freeze({
+      kind,
+      path: duckdbPath,
+      ...(duckdbMemoryLimit !== undefined ? { memoryLimit: duckdbMemoryLimit } : {}),
+    });
+  }
   if (kind === 'timestream') {
     const database = env.TIMESTREAM_DATABASE;
     const table = env.TIMESTREAM_TABLE;
@@ -406,6 +423,16 @@ function oneOf<const T extends readonly string[]>(
     throw new ConfigError(`${name}="${raw}" is not valid: use one of ${allowed.join(', ')}.`);
   }
   return value as T[number];
+}
+
+/** A size in DuckDB's notation: a number and a unit (KB, MB, GB, TB, or KiB, MiB, GiB, TiB). */
+function memoryLimit(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?\s*(k|m|g|t)i?b$/i.test(raw)) {
+    throw new ConfigError(`${name}="${raw}" is not a size: use a number and a unit, e.g. 256MB or 1GiB.`);
+  }
+  return raw;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {

@@ -41,6 +41,8 @@ export interface EmbeddedPipelineOptions {
    * simulated fleet slower than 1 Hz, whose devices would otherwise all look silent.
    */
   expectedIntervalMs?: number;
+  /** DuckDB's memory_limit (e.g. "256MB"); absent, DuckDB's own default (80% of RAM). */
+  duckdbMemoryLimit?: string | undefined;
   /** `mappings` (default): validate, detect, write, each its own mapping; `fused`: one consumer, no telemetry.valid. */
   mode?: 'mappings' | 'fused';
   onError?: (error: unknown) => void;
@@ -124,12 +126,16 @@ export async function startEmbeddedRunner(options: EmbeddedPipelineOptions): Pro
       KAFKA_BROKERS: services.kafka?.brokers.join(','),
       KINESIS_ENDPOINT: services.kinesis?.endpoint,
     };
-    const config = loadConfig({ ...streamEnv, IOT_DATA_DIR: options.dataDir });
+    const config = loadConfig({
+      ...streamEnv,
+      IOT_DATA_DIR: options.dataDir,
+      ...(options.duckdbMemoryLimit !== undefined ? { DUCKDB_MEMORY_LIMIT: options.duckdbMemoryLimit } : {}),
+    });
     // So `iot-ingest dlq` (and other runners) in another shell find these streams.
     await writeServicesFile(config.dataDir, streamEnv);
     stack.push(() => removeServicesFile(config.dataDir));
     const registry = SchemaRegistry.load();
-    const store = await DuckDbStore.open(config.duckdbPath);
+    const store = await DuckDbStore.open(config.duckdbPath, { memoryLimit: config.duckdbMemoryLimit });
     stack.push(() => store.close());
     if (options.queryServer) {
       const server = await startQueryServer(store, config.dataDir);

@@ -161,12 +161,19 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     this.alertsUpsert = statements.alertsUpsert;
   }
 
-  /** Opens (creating it and its parent directories if needed) the DuckDB file at `path`; `:memory:` works too. */
-  static async open(path: string): Promise<DuckDbStore> {
+  /**
+   * Opens (creating it and its parent directories if needed) the DuckDB file at `path`; `:memory:`
+   * works too. `memoryLimit` (DuckDB notation, e.g. "256MB") bounds DuckDB's buffers; without it
+   * DuckDB may take 80% of the machine's memory, too much beside the runner on a small gateway.
+   */
+  static async open(path: string, options: { memoryLimit?: string | undefined } = {}): Promise<DuckDbStore> {
     let instance: DuckDBInstance | undefined;
     try {
       if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(
+        path,
+        options.memoryLimit !== undefined ? { memory_limit: options.memoryLimit } : undefined,
+      );
       const writer = await instance.connect();
       for (const ddl of [READINGS_DDL, ALERTS_DDL, READINGS_STAGING_DDL, ALERTS_STAGING_DDL])
         await writer.run(ddl);

@@ -33,8 +33,22 @@ describe('loadConfig', () => {
     [{ KAFKA_SSL: 'maybe' }, /KAFKA_SSL="maybe" is not a boolean/],
     [{ IOT_MAX_PAYLOAD_BYTES: '-5' }, /must be a whole number/],
     [{ KAFKA_SASL_MECHANISM: 'plain' }, /set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/],
+    [{ DUCKDB_MEMORY_LIMIT: 'lots' }, /DUCKDB_MEMORY_LIMIT="lots" is not a size: .* e\.g\. 256MB/],
+    [{ DUCKDB_MEMORY_LIMIT: '256' }, /DUCKDB_MEMORY_LIMIT="256" is not a size/],
   ])('rejects %o with a message that says what to do', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('passes DUCKDB_MEMORY_LIMIT to the DuckDB store, and leaves it out when unset', () => {
+    // Act
+    const limited = loadConfig({ DUCKDB_MEMORY_LIMIT: '256MB' });
+    const unlimited = loadConfig({});
+
+    // Assess
+    expect(limited.duckdbMemoryLimit).toBe('256MB');
+    expect(limited.store).toMatchObject({ kind: 'duckdb', memoryLimit: '256MB' });
+    expect(unlimited.duckdbMemoryLimit).toBeUndefined();
+    expect('memoryLimit' in unlimited.store).toBe(false);
   });
 });

@@ -244,6 +244,21 @@ describe('DuckDbStore', () => {
     });
   });
 
+  it('bounds DuckDB to the memory limit it is given', async () => {
+    // Prepare
+    const setting = async (s: DuckDbStore) =>
+      (await s.query("SELECT current_setting('memory_limit')")).rows[0]![0] as string;
+    const other = await DuckDbStore.open(join(dir, 'limited.duckdb'), { memoryLimit: '64MB' });
+
+    // Act
+    const limited = await setting(other).finally(() => other.close());
+    const unlimited = await setting(store);
+
+    // Assess: DuckDB states it in binary units (64 MB = 61.0 MiB)
+    expect(limited).toBe('61.0 MiB');
+    expect(unlimited).not.toBe(limited);
+  });
+
   it('refuses to open a path it cannot use', async () => {
     // Act
     const opening = DuckDbStore.open(dir); // a directory, not a file
