@@ -7,15 +7,29 @@ import { DuckDbStore } from '../../../functions/lib/store/duckdb-store.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../../bin/iot-ingest.js');
 
-function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('exit', (code) => resolve({ code, stderr }));
+/** `iot-ingest <args>` in a child process: its stderr so far, and its exit code once it exits. */
+function spawnCli(args: string[], options: { detached?: boolean } = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached ?? false,
   });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+async function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const cli = spawnCli(args);
+  const code = await cli.exited;
+  return { code, stderr: cli.stderr() };
+}
+
+/** The simulator's count in the last stats line. */
+function lastPublished(stderr: string): number {
+  return Number([...stderr.matchAll(/sim published ([\d,]+)/g)].at(-1)?.[1]?.replaceAll(',', ''));
 }
 
 describe('iot-ingest start', () => {
@@ -43,12 +57,12 @@ describe('iot-ingest start', () => {
     // Assess: the last stats line's simulator count equals what is in the store
     expect(code, stderr).toBe(0);
     expect(stderr).toContain('stopped cleanly');
-    const published = [...stderr.matchAll(/sim published ([\d,]+)/g)].at(-1)?.[1]?.replaceAll(',', '');
-    expect(Number(published)).toBeGreaterThan(500);
+    const published = lastPublished(stderr);
+    expect(published).toBeGreaterThan(500);
     const store = await DuckDbStore.open(path.join(dataDir, 'iot-ingest.duckdb'));
     try {
       const rows = await store.query('SELECT count(*), count(DISTINCT device_id) FROM readings');
-      expect(rows.rows[0]).toEqual([Number(published), 50]);
+      expect(rows.rows[0]).toEqual([published, 50]);
     } finally {
       await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -60,10 +74,8 @@ describe('iot-ingest start', () => {
     async (stream) => {
       // Prepare: its own process group, as a shell runs a job; the stream's server is a child process
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-start-ctrl-c-'));
-      const child = spawn(
-        process.execPath,
+      const cli = spawnCli(
         [
-          BIN,
           'start',
           '--stream',
           stream,
@@ -76,30 +88,25 @@ describe('iot-ingest start', () => {
           '--rate',
           '5',
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+        { detached: true },
       );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
       // Act: once readings flow, SIGINT to the whole group, as the terminal's Ctrl-C sends it
       const deadline = Date.now() + 30_000;
-      while (!/sim published [1-9]/.test(stderr) && Date.now() < deadline)
+      while (!/sim published [1-9]/.test(cli.stderr()) && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 200));
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-      process.kill(-child.pid!, 'SIGINT');
-      const code = await exited;
+      process.kill(-cli.child.pid!, 'SIGINT');
+      const code = await cli.exited;
 
       // Assess
+      const stderr = cli.stderr();
       expect(code, stderr).toBe(0);
       expect(stderr).toContain('stopped cleanly');
-      const published = [...stderr.matchAll(/sim published ([\d,]+)/g)].at(-1)?.[1]?.replaceAll(',', '');
       const store = await DuckDbStore.open(path.join(dataDir, 'iot-ingest.duckdb'));
       try {
         const rows = await store.query('SELECT count(*) FROM readings');
-        expect(rows.rows[0]).toEqual([Number(published)]);
+        expect(rows.rows[0]).toEqual([lastPublished(stderr)]);
       } finally {
         await store.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
