@@ -166,10 +166,8 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
         if (!(await tryRate(mid))) failedAt = mid;
       }
     }
-    const latencyRate =
-      options.latencyAt ?? (result.maxSustainedRate > 0 ? Math.round(result.maxSustainedRate / 2) : 0);
-    if (latencyRate > 0) {
-      const rate = latencyRate;
+    const rate = options.latencyAt ?? Math.round(result.maxSustainedRate / 2);
+    if (rate > 0) {
       const step = await runStep(pipeline, rate, options.stepSeconds, perMessage);
       countLost(result, step, perMessage);
       const q = await pipeline.store.query(

@@ -70,8 +70,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   };
   let lost = 0;
   let lostToRetention = 0;
-  /** Adds an end-to-end run's lost readings, apart from those the broker's retention deleted. */
-  const tally = (run: E2eResult): void => {
+  /** Every end-to-end run by name, for the memory figures. */
+  const runs: Record<string, E2eResult> = {};
+  /** Records an end-to-end run and adds its lost readings, apart from those the broker's retention deleted. */
+  const tally = (name: string, run: E2eResult): void => {
+    runs[name] = run;
     lost += run.lostTotal;
     lostToRetention += run.lostToRetentionTotal;
   };
@@ -132,7 +135,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         ...(stream === 'kafka' ? { bridgeLingerMs: KAFKA_BENCH_LINGER_MS } : {}),
         log,
       });
-      tally(e2e[stream]);
+      tally(stream, e2e[stream]);
     }
     if (!quick) {
       // The three mappings as deployed on AWS, each record produced and consumed once more per hop.
@@ -147,7 +150,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         refineSteps: 2,
         log,
       });
-      tally(e2e.kafkaMappings);
+      tally('kafkaMappings', e2e.kafkaMappings);
     }
     results.e2e = e2e;
     const kafka = e2e.kafka;
@@ -172,7 +175,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       bridgeLingerMs: KAFKA_BENCH_LINGER_MS,
       log,
     });
-    tally(gateway);
+    tally('gateway', gateway);
     results.gateway = gateway;
     results.gatewayReadingsPerSec = gateway.maxSustainedRate;
   }
@@ -208,10 +211,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   }
 
   const rss: Record<string, number> = {};
-  for (const [name, r] of Object.entries({
-    ...e2e,
-    ...(results.gateway ? { gateway: results.gateway as E2eResult } : {}),
-  })) {
+  for (const [name, r] of Object.entries(runs)) {
     if (r.bridgePeakRssBytes !== undefined) rss[`${name}BridgePeakRssBytes`] = r.bridgePeakRssBytes;
     rss[`${name}RunnerPeakRssBytes`] = r.runnerPeakRssBytes;
   }

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../../infra/local/child-lines.ts';
 import type { EmbeddedRunner } from '../../infra/local/embedded-pipeline.ts';
-
-const CLI = fileURLToPath(new URL('../../bin/iot-ingest.js', import.meta.url));
+import { CLI } from './simulator-process.ts';
 
 export interface BridgeProcess {
   readonly pid: number;

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../../bin/iot-ingest.js', import.meta.url));
+/** The `iot-ingest` launcher the bench's child processes run. */
+export const CLI = fileURLToPath(new URL('../../bin/iot-ingest.js', import.meta.url));
 
 export interface SimulatorRun {
   published: number;
