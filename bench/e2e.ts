@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { oneOf, positiveNumber } from '../functions/cli/options.ts';
+import { oneOf, positiveNumber, wholeNumber } from '../functions/cli/options.ts';
 import { type EmbeddedRunner, startEmbeddedRunner } from '../infra/local/embedded-pipeline.ts';
 import { startBridgeProcess } from './lib/bridge-process.ts';
 import { runSimulator } from './lib/simulator-process.ts';
@@ -303,15 +303,16 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--step-seconds <s>', 'length of each step', positiveNumber, 15)
     .option('--bridge-linger-ms <ms>', "the bridge's lingerMs (default the bridge's own)", positiveNumber)
-    .option('--readings-per-message <n>', 'gateway mode: readings per MQTT message (0 = one each)', Number, 0)
+    .option(
+      '--readings-per-message <n>',
+      'gateway mode: readings per MQTT message (0 = one each)',
+      wholeNumber,
+      0,
+    )
     .option(
       '--refine <n>',
       'steps halving the gap between the last rate sustained and the first not',
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, 0 or more');
-        return n;
-      },
+      wholeNumber,
       2,
     )
     .option(
