@@ -27,6 +27,11 @@ async function run(args: string[]): Promise<{ code: number | null; stderr: strin
   return { code, stderr: cli.stderr() };
 }
 
+/** `start` with its data in `dataDir`, any free MQTT port, and 50 simulated devices at 5 Hz. */
+function startSmallFleet(dataDir: string): string[] {
+  return ['start', '--data-dir', dataDir, '--mqtt-port', '0', '--devices', '50', '--rate', '5'];
+}
+
 /** The simulator's count in the last stats line. */
 function lastPublished(stderr: string): number {
   return Number([...stderr.matchAll(/sim published ([\d,]+)/g)].at(-1)?.[1]?.replaceAll(',', ''));
@@ -37,17 +42,9 @@ describe('iot-ingest start', () => {
     // Prepare
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-start-'));
 
-    // Act: 500 devices at 8 Hz for 5 s, then the clean shutdown
+    // Act: 50 devices at 5 Hz for 6 s, then the clean shutdown
     const { code, stderr } = await run([
-      'start',
-      '--data-dir',
-      dataDir,
-      '--mqtt-port',
-      '0',
-      '--devices',
-      '50',
-      '--rate',
-      '5',
+      ...startSmallFleet(dataDir),
       '--duration',
       '6',
       '--stats-interval',
@@ -74,22 +71,7 @@ describe('iot-ingest start', () => {
     async (stream) => {
       // Prepare: its own process group, as a shell runs a job; the stream's server is a child process
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-start-ctrl-c-'));
-      const cli = spawnCli(
-        [
-          'start',
-          '--stream',
-          stream,
-          '--data-dir',
-          dataDir,
-          '--mqtt-port',
-          '0',
-          '--devices',
-          '50',
-          '--rate',
-          '5',
-        ],
-        { detached: true },
-      );
+      const cli = spawnCli([...startSmallFleet(dataDir), '--stream', stream], { detached: true });
 
       // Act: once readings flow, SIGINT to the whole group, as the terminal's Ctrl-C sends it
       const deadline = Date.now() + 30_000;
