@@ -101,11 +101,44 @@ export interface E2eResult {
  * End to end: simulator process -> broker -> bridge process -> stream -> runner (validate/detect/write)
  * -> DuckDB, the runner in this process. The bridge runs apart as deployed, so each side's memory
  * is measured on its own and neither takes the other's event loop.
- * Steps up the offered rate; a step is sustained when every acknowledged reading is in the store
- * (zero loss) and the pipeline drained within a quarter of the step's length after the load stopped.
+ * Steps up the offered rate; a step is sustained when the pipeline kept up with it: the simulator
+ * published at the offered rate (nothing pushed it back), every acknowledged reading is in the
+ * store (zero loss), and the store held them all within KEEP_UP_MS of the load stopping.
  * Latency is measured from each reading's device timestamp to its store write, at half the highest
  * sustained rate.
  */
+/**
+ * A pipeline that keeps up holds, when the load stops, only what is on its way: a bridge linger,
+ * a batching window, a store write, the 100 ms between counts here (drains of 100-330 ms in steps
+ * that kept up). One second is four times the p99 goal. A longer allowance would count a backlog
+ * as sustained: with a quarter of the step allowed, as before 2026-11-23, the Kafka run called
+ * 35,000/s sustained while it stored 26,190/s and ended 2.9 s behind.
+ */
+const KEEP_UP_MS = 1_000;
+/**
+ * The simulator's time for a step may exceed the step by its start (connecting, ~0.35 s measured)
+ * and 5%: more means the broker pushed it back (QoS 1 in flight), so the rate was not offered.
+ */
+const SIMULATOR_SLACK = 1.05;
+const SIMULATOR_START_S = 0.5;
+
+/**
+ * Whether the pipeline kept up with a step that offered `count` readings over `seconds`: nothing
+ * lost, the simulator not pushed back (it published nearly all of them, on time), and the store
+ * caught up within KEEP_UP_MS of the load stopping.
+ */
+export function keptUp(
+  offered: { count: number; seconds: number },
+  seen: { lost: number; drainMs: number; acknowledged: number; simSeconds: number },
+): boolean {
+  return (
+    seen.lost === 0 &&
+    seen.drainMs <= KEEP_UP_MS &&
+    seen.acknowledged >= offered.count * 0.999 &&
+    seen.simSeconds <= offered.seconds * SIMULATOR_SLACK + SIMULATOR_START_S
+  );
+}
+
 export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const log = options.log ?? (() => {});
   const broker = options.broker ?? 'mosquitto';
@@ -240,9 +273,8 @@ async function runStep(
         .rows[0]![0],
     );
   const drainStart = Date.now();
-  const keepUpLimit = Math.max(2_000, (seconds * 1000) / 4);
   let stored = await storedCount();
-  while (stored < sim.acknowledged && Date.now() - drainStart < keepUpLimit + 60_000) {
+  while (stored < sim.acknowledged && Date.now() - drainStart < KEEP_UP_MS + 60_000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     stored = await storedCount();
   }
@@ -258,12 +290,10 @@ async function runStep(
     skippedOffsets: skippedOffsets(pipeline) - skippedBefore,
     drainMs,
     achievedRate: stored / (sim.seconds + drainMs / 1000),
-    // The simulator must also have managed the offered rate (within 20%).
-    sustained:
-      lost === 0 &&
-      drainMs <= keepUpLimit &&
-      sim.acknowledged >= count * 0.999 &&
-      sim.seconds <= seconds * 1.25 + 3,
+    sustained: keptUp(
+      { count, seconds },
+      { lost, drainMs, acknowledged: sim.acknowledged, simSeconds: sim.seconds },
+    ),
   };
 }
 
