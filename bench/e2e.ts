@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { oneOf, positiveNumber, wholeNumber } from '../functions/cli/options.ts';
+import { oneOf, positiveInt, positiveNumber, wholeNumber } from '../functions/cli/options.ts';
 import { type EmbeddedRunner, startEmbeddedRunner } from '../infra/local/embedded-pipeline.ts';
-import { startBridgeProcess } from './lib/bridge-process.ts';
+import { type BridgeBatching, startBridgeProcess } from './lib/bridge-process.ts';
 import { runSimulator } from './lib/simulator-process.ts';
 
 /**
@@ -28,8 +28,8 @@ export interface E2eOptions {
   mode?: 'fused' | 'mappings';
   /** Gateway mode: readings per MQTT message (0 = one reading per message). */
   readingsPerMessage?: number;
-  /** The bridge's lingerMs (default its own, 10 ms): how long a produce batch gathers readings. */
-  bridgeLingerMs?: number;
+  /** The bridge's batching (default its own: 10 ms linger, 2,000 records a batch). */
+  bridge?: BridgeBatching;
   /** After the first rate not sustained, this many steps halving the gap to the last one that was (default 0). */
   refineSteps?: number;
   /**
@@ -146,10 +146,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-bench-e2e-${options.stream}-`));
   const mode = options.mode ?? 'fused';
   const pipeline = await startEmbeddedRunner({ broker, stream: options.stream, mode, dataDir, mqttPort: 0 });
-  const bridge = await startBridgeProcess(
-    pipeline,
-    options.bridgeLingerMs !== undefined ? { lingerMs: options.bridgeLingerMs } : {},
-  ).catch(async (error: unknown) => {
+  const bridge = await startBridgeProcess(pipeline, options.bridge ?? {}).catch(async (error: unknown) => {
     await pipeline.stop();
     throw error;
   });
@@ -334,6 +331,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--step-seconds <s>', 'length of each step', positiveNumber, 15)
     .option('--bridge-linger-ms <ms>', "the bridge's lingerMs (default the bridge's own)", positiveNumber)
     .option(
+      '--bridge-max-batch-records <n>',
+      "the bridge's maxBatchRecords (default the bridge's own)",
+      positiveInt,
+    )
+    .option(
       '--readings-per-message <n>',
       'gateway mode: readings per MQTT message (0 = one each)',
       wholeNumber,
@@ -360,6 +362,7 @@ async function main(argv: string[]): Promise<number> {
     stepSeconds: number;
     readingsPerMessage: number;
     bridgeLingerMs?: number;
+    bridgeMaxBatchRecords?: number;
     refine: number;
     latencyAt?: number;
     out?: string;
@@ -373,7 +376,10 @@ async function main(argv: string[]): Promise<number> {
     readingsPerMessage: o.readingsPerMessage,
     refineSteps: o.refine,
     ...(o.latencyAt !== undefined ? { latencyAt: o.latencyAt } : {}),
-    ...(o.bridgeLingerMs !== undefined ? { bridgeLingerMs: o.bridgeLingerMs } : {}),
+    bridge: {
+      ...(o.bridgeLingerMs !== undefined ? { lingerMs: o.bridgeLingerMs } : {}),
+      ...(o.bridgeMaxBatchRecords !== undefined ? { maxBatchRecords: o.bridgeMaxBatchRecords } : {}),
+    },
     log: (line) => console.error(line),
   });
   const json = `${JSON.stringify(result, null, 2)}\n`;

@@ -4,6 +4,12 @@ import { withTimeout } from '../../infra/local/child-lines.ts';
 import type { EmbeddedRunner } from '../../infra/local/embedded-pipeline.ts';
 import { CLI } from './simulator-process.ts';
 
+/** The bridge's batching settings a bench run may set (`iot-ingest bridge --help`). */
+export interface BridgeBatching {
+  lingerMs?: number;
+  maxBatchRecords?: number;
+}
+
 export interface BridgeProcess {
   readonly pid: number;
   /** Peak resident set of the bridge process so far (Linux VmHWM), or undefined where /proc has none. */
@@ -18,7 +24,7 @@ export interface BridgeProcess {
  */
 export async function startBridgeProcess(
   runner: EmbeddedRunner,
-  options: { lingerMs?: number } = {},
+  options: BridgeBatching = {},
 ): Promise<BridgeProcess> {
   const { config } = runner;
   const args = [
@@ -37,6 +43,9 @@ export async function startBridgeProcess(
     ...(config.kafka.brokers.length > 0 ? ['--kafka-brokers', config.kafka.brokers.join(',')] : []),
     ...(config.kinesis.endpoint !== undefined ? ['--kinesis-endpoint', config.kinesis.endpoint] : []),
     ...(options.lingerMs !== undefined ? ['--linger-ms', String(options.lingerMs)] : []),
+    ...(options.maxBatchRecords !== undefined
+      ? ['--max-batch-records', String(options.maxBatchRecords)]
+      : []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
