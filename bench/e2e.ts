@@ -98,16 +98,6 @@ export interface E2eResult {
 }
 
 /**
- * End to end: simulator process -> broker -> bridge process -> stream -> runner (validate/detect/write)
- * -> DuckDB, the runner in this process. The bridge runs apart as deployed, so each side's memory
- * is measured on its own and neither takes the other's event loop.
- * Steps up the offered rate; a step is sustained when the pipeline kept up with it: the simulator
- * published at the offered rate (nothing pushed it back), every acknowledged reading is in the
- * store (zero loss), and the store held them all within KEEP_UP_MS of the load stopping.
- * Latency is measured from each reading's device timestamp to its store write, at half the highest
- * sustained rate.
- */
-/**
  * A pipeline that keeps up holds, when the load stops, only what is on its way: a bridge linger,
  * a batching window, a store write, the 100 ms between counts here (drains of 100-330 ms in steps
  * that kept up). One second is four times the p99 goal. A longer allowance would count a backlog
@@ -139,6 +129,14 @@ export function keptUp(
   );
 }
 
+/**
+ * End to end: simulator process -> broker -> bridge process -> stream -> runner (validate/detect/write)
+ * -> DuckDB, the runner in this process. The bridge runs apart as deployed, so each side's memory
+ * is measured on its own and neither takes the other's event loop.
+ * Steps up the offered rate; a step is sustained when the pipeline kept up with it (keptUp).
+ * Latency is measured from each reading's device timestamp to its store write, at half the highest
+ * sustained rate.
+ */
 export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const log = options.log ?? (() => {});
   const broker = options.broker ?? 'mosquitto';

@@ -26,10 +26,11 @@ export const SECTIONS = [
  * so with the bridge's default 10 ms the runner got ~12-record batches from the mock and the bench
  * measured the mock's fetch loop (1,500/s) rather than the pipeline. Measured with bench/e2e.ts
  * (fused, 15 s steps, 2026-11-22, when a step counted as kept up if it drained within a quarter of
- * its length; the 1 s allowance of 2026-11-23 puts every rate here lower): at 25 ms 35,000/s did not keep up; at 50 ms 30,000/s did and
- * 35,000/s did once in three runs (p99 at 15,000/s: 210-244 ms); at 75 ms 35,000/s kept up with p99
- * 248 ms at 17,500/s; at 100 ms 35,000/s kept up (p99 259-340 ms at 17,500/s), and the three
- * mappings and gateway mode did best (mappings at 50 ms: 8,000/s against 12,000/s at 100 ms).
+ * its length; the 1 s allowance of 2026-11-23 puts every rate here lower): at 25 ms 35,000/s did
+ * not keep up; at 50 ms 30,000/s did and 35,000/s did once in three runs (p99 at 15,000/s:
+ * 210-244 ms); at 75 ms 35,000/s kept up with p99 248 ms at 17,500/s; at 100 ms 35,000/s kept up
+ * (p99 259-340 ms at 17,500/s), and the three mappings and gateway mode did best (mappings at
+ * 50 ms: 8,000/s against 12,000/s at 100 ms).
  * Kinesis runs keep the bridge's default.
  */
 const KAFKA_BENCH_LINGER_MS = 100;
