@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type { Schema, Type, types } from 'avsc';
 import avsc from 'avsc';
 import { type ErrorCode, errorMessage, RejectedRecordError } from '../errors.ts';
+import { MAX_INTERNED_BYTES, StringTable } from './string-table.ts';
 
 /** avsc's internal cursor (lib/utils.js). Reads past the end do not throw; they leave pos > length. */
 export interface Tap {
@@ -133,22 +134,104 @@ function skipBlocks(tap: Tap, element: InternalType, isMap: boolean): void {
   }
 }
 
-function boundedCollections(schema: Schema, opts: object): Type | undefined {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return undefined;
-  const typeName = (schema as { type?: unknown }).type;
-  if (typeName === 'map') return new BoundedMapType(schema, opts);
-  if (typeName === 'array') return new BoundedArrayType(schema, opts);
-  return undefined;
+/**
+ * `["null", "double"]`, the type of every metric, read without avsc's generic union step (a varint
+ * branch index, then a call through the branch's type): one byte says null (0) or double (2).
+ * Anything else (a non-canonical index, a bad one, a truncated value) goes to avsc's own reader,
+ * so errors and edge cases are exactly avsc's.
+ */
+const DOUBLE = new Float64Array(1);
+const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
+const LITTLE_ENDIAN = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
+
+class NullableDoubleType extends avsc.types.UnwrappedUnionType {
+  _read(tap: Tap): number | null {
+    const buf = tap.buf;
+    const pos = tap.pos;
+    const branch = buf[pos];
+    if (branch === 2 && pos + 9 <= buf.length) {
+      tap.pos = pos + 9;
+      if (!LITTLE_ENDIAN) return buf.readDoubleLE(pos + 1);
+      // Buffer#readDoubleLE does the same byte copy behind an argument check that costs more
+      // than the copy; the bounds were checked above.
+      const bytes = DOUBLE_BYTES;
+      bytes[0] = buf[pos + 1]!;
+      bytes[1] = buf[pos + 2]!;
+      bytes[2] = buf[pos + 3]!;
+      bytes[3] = buf[pos + 4]!;
+      bytes[4] = buf[pos + 5]!;
+      bytes[5] = buf[pos + 6]!;
+      bytes[6] = buf[pos + 7]!;
+      bytes[7] = buf[pos + 8]!;
+      return DOUBLE[0]!;
+    }
+    if (branch === 0) {
+      tap.pos = pos + 1;
+      return null;
+    }
+    return (avsc.types.UnwrappedUnionType.prototype as unknown as AvroReader)._read.call(this, tap) as
+      | number
+      | null;
+  }
+}
+
+const STRINGS = new StringTable();
+
+/**
+ * A string read through the StringTable when it is short (a one-byte length) and whole; otherwise,
+ * and for every error, avsc's own reader.
+ */
+class InternedStringType extends avsc.types.StringType {
+  _read(tap: Tap): string {
+    const buf = tap.buf;
+    const pos = tap.pos;
+    const head = buf[pos]!; // zigzag length: even and under 0x80 is 0..63 bytes in one byte
+    if ((head & 0x81) === 0) {
+      const length = head >> 1;
+      const start = pos + 1;
+      if (length <= MAX_INTERNED_BYTES && start + length <= buf.length) {
+        tap.pos = start + length;
+        return STRINGS.get(buf, start, length);
+      }
+    }
+    return tap.readString();
+  }
+}
+
+function isNullableDouble(schema: unknown): boolean {
+  return Array.isArray(schema) && schema.length === 2 && schema[0] === 'null' && schema[1] === 'double';
+}
+
+function typeHookFor({ internStrings = false, avscReaders = false }: CompileOptions) {
+  return (schema: Schema, opts: object): Type | undefined => {
+    if (internStrings && !avscReaders && schema === 'string') return new InternedStringType();
+    if (!avscReaders && isNullableDouble(schema)) {
+      const branches = (schema as string[]).map((s) => avsc.Type.forSchema(s as Schema, opts));
+      return new NullableDoubleType(branches as unknown as Schema, opts);
+    }
+    if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return undefined;
+    const typeName = (schema as { type?: unknown }).type;
+    if (typeName === 'map') return new BoundedMapType(schema, opts);
+    if (typeName === 'array') return new BoundedArrayType(schema, opts);
+    return undefined;
+  };
+}
+
+export interface CompileOptions {
+  /** Decode short strings through one bounded table (string-table.ts): for telemetry, whose device ids repeat. */
+  internStrings?: boolean;
+  /** avsc's own readers for metrics and strings instead of the hot path's (tests compare the two). */
+  avscReaders?: boolean;
 }
 
 /**
  * Compiles a schema (parsed JSON or text) once. Records decode as plain objects (no avsc record
  * methods); unions of null and one other type decode unwrapped (`number | null`).
  */
-export function compileSchema(schema: unknown): Type {
+export function compileSchema(schema: unknown, options: CompileOptions = {}): Type {
   const parsed = typeof schema === 'string' ? (JSON.parse(schema) as unknown) : schema;
   return avsc.Type.forSchema(parsed as Schema, {
-    typeHook: boundedCollections,
+    typeHook: typeHookFor(options),
     omitRecordMethods: true,
     wrapUnions: 'auto',
   });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Type, types } from 'avsc';
 import { ConfigError, errorMessage, IngestError, RejectedRecordError } from '../errors.ts';
-import { type AvroReader, compileSchema } from './avro-binary.ts';
+import { type AvroReader, type CompileOptions, compileSchema } from './avro-binary.ts';
 import { parsingCanonicalForm, type SchemaFingerprint, schemaFingerprint } from './crc64-avro.ts';
 import { compileJsonReader } from './json-reader.ts';
 import type { ContainerWriterBinding } from './object-container.ts';
@@ -25,6 +25,8 @@ const READER_FILE = 'telemetry.avsc';
 const HISTORY_DIR = 'history';
 const HISTORY_FILE = /^telemetry-.+\.avsc$/;
 const CONFLUENT_IDS_FILE = 'confluent-ids.json';
+/** Telemetry's device ids repeat in every reading: decode them through the string table. */
+const TELEMETRY: CompileOptions = { internStrings: true };
 /** Distinct writer schemas embedded in containers that are kept compiled. */
 const CONTAINER_SCHEMA_CACHE_SIZE = 64;
 
@@ -163,7 +165,7 @@ export class SchemaRegistry {
   register(schema: string | object, source = 'registered at run time'): WriterSchema {
     let type: Type;
     try {
-      type = compileSchema(schema);
+      type = compileSchema(schema, TELEMETRY);
     } catch (error) {
       throw new IngestError(
         'SCHEMA_MISMATCH',
@@ -230,7 +232,7 @@ export class SchemaRegistry {
   #bindContainerSchema(schemaText: string): WriterSchema | RejectedRecordError {
     let type: Type;
     try {
-      type = compileSchema(schemaText);
+      type = compileSchema(schemaText, TELEMETRY);
     } catch (error) {
       return new RejectedRecordError(
         'AVRO_INVALID',
@@ -334,7 +336,7 @@ export class SchemaRegistry {
 
 function compileFile(file: string, text: string): Type {
   try {
-    return compileSchema(JSON.parse(text) as unknown);
+    return compileSchema(JSON.parse(text) as unknown, TELEMETRY);
   } catch (error) {
     throw new ConfigError(`${file} is not a valid Avro schema: ${errorMessage(error)}`, error);
   }

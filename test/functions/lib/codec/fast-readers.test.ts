@@ -1,0 +1,132 @@
+/**
+ * The hot path reads metrics (`["null", "double"]`) and telemetry strings with readers of its own
+ * (avro-binary.ts, string-table.ts) in place of avsc's generic ones. They must decode exactly what
+ * avsc decodes and fail exactly where avsc fails: checked here against avsc's own types, on random
+ * readings and on the same bytes truncated and corrupted.
+ */
+import type { Schema, Type } from 'avsc';
+import { describe, expect, it } from 'vitest';
+import { type AvroReader, compileSchema, decodeBody } from '../../../../functions/lib/codec/avro-binary.ts';
+import { SchemaRegistry } from '../../../../functions/lib/codec/schema-registry.ts';
+import { StringTable } from '../../../../functions/lib/codec/string-table.ts';
+import { RejectedRecordError } from '../../../../functions/lib/errors.ts';
+import { Random } from '../../../../simulators/random.ts';
+
+const registry = SchemaRegistry.load();
+const SCHEMA = JSON.parse(registry.current.canonicalForm) as Schema;
+/** avsc's own readers (with the bounded collections every compiled schema has). */
+const plain = compileSchema(SCHEMA, { avscReaders: true });
+/** The hot path's: what the registry compiles telemetry with. */
+const fast = compileSchema(SCHEMA, { internStrings: true });
+
+const ID_PARTS = ['dev-', 'gw/7', 'sensor', 'ünïcödé-', '温度计', '😀', ''];
+
+function randomId(random: Random): string {
+  let id = '';
+  const parts = 1 + Math.floor(random.next() * 4);
+  for (let i = 0; i < parts; i++) id += ID_PARTS[Math.floor(random.next() * ID_PARTS.length)]!;
+  // Sometimes longer than the string table takes (32 bytes), sometimes many distinct ids.
+  if (random.next() < 0.1) id += 'x'.repeat(30);
+  return `${id}${Math.floor(random.next() * 5_000)}`;
+}
+
+const SPECIAL = [0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 5e-324, 1.7e308];
+
+function randomMetric(random: Random): number | null {
+  const p = random.next();
+  if (p < 0.2) return null;
+  if (p < 0.3) return SPECIAL[Math.floor(random.next() * SPECIAL.length)]!;
+  return (random.next() - 0.5) * 10 ** Math.floor(random.next() * 8);
+}
+
+function randomReading(random: Random): Record<string, unknown> {
+  return {
+    deviceId: randomId(random),
+    ts: 1_790_000_000_000 + Math.floor(random.next() * 1e9),
+    seq: Math.floor(random.next() * 2 ** 40),
+    temperature: randomMetric(random),
+    humidity: randomMetric(random),
+    pressure: randomMetric(random),
+    vibration: randomMetric(random),
+    battery: randomMetric(random),
+    tags: random.next() < 0.3 ? { site: randomId(random), [randomId(random)]: 'v' } : null,
+  };
+}
+
+type Outcome = { value: unknown } | { code: string };
+
+function outcome(reader: Type, body: Buffer): Outcome {
+  try {
+    return {
+      value: decodeBody(reader as unknown as AvroReader, body, 0, { label: 'body', writerType: plain }),
+    };
+  } catch (error) {
+    if (error instanceof RejectedRecordError) return { code: error.code };
+    throw error;
+  }
+}
+
+describe('the hot-path readers against avsc', () => {
+  it('decode 5,000 random readings exactly as avsc does (ids of every length and script, every special double)', () => {
+    // Arrange
+    const random = new Random(42);
+    const bodies = Array.from({ length: 5_000 }, () => plain.toBuffer(randomReading(random)));
+
+    // Act
+    const decoded = bodies.map((body) => outcome(fast, body));
+
+    // Assert
+    expect(decoded).toEqual(bodies.map((body) => outcome(plain, body)));
+    expect(decoded.every((d) => 'value' in d)).toBe(true);
+  });
+
+  it('reject truncated and corrupted bodies where avsc does, with the same reason', () => {
+    // Arrange
+    const random = new Random(7);
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      const body = plain.toBuffer(randomReading(random));
+      for (let end = 0; end < body.length; end += 3) bodies.push(body.subarray(0, end));
+      for (let k = 0; k < 10; k++) {
+        const corrupt = Buffer.from(body);
+        corrupt[Math.floor(random.next() * corrupt.length)] = Math.floor(random.next() * 256);
+        bodies.push(corrupt);
+      }
+    }
+
+    // Act
+    const decoded = bodies.map((body) => outcome(fast, body));
+
+    // Assert
+    expect(decoded).toEqual(bodies.map((body) => outcome(plain, body)));
+    expect(decoded.filter((d) => 'code' in d).length).toBeGreaterThan(bodies.length / 3);
+  });
+});
+
+describe('StringTable', () => {
+  it('gives back each string right when far more distinct strings than slots pass through it', () => {
+    // Arrange
+    const table = new StringTable();
+    const strings = Array.from({ length: 40_000 }, (_, i) => `device-${(i * 7919) % 40_000}`);
+    const encoded = strings.map((s) => Buffer.from(`..${s}`));
+
+    // Act: twice over, so later passes hit entries that collided and were overwritten
+    const read = [...encoded, ...encoded].map((buf) => table.get(buf, 2, buf.length - 2));
+
+    // Assert
+    expect(read).toEqual([...strings, ...strings]);
+  });
+
+  it('tells apart strings of equal length that differ in one byte, and the empty string', () => {
+    // Arrange
+    const table = new StringTable();
+    const a = Buffer.from('abcdefgh');
+    const b = Buffer.from('abcdefgi');
+
+    // Act
+    const read = [table.get(a, 0, 8), table.get(b, 0, 8), table.get(a, 0, 8), table.get(a, 3, 0)];
+
+    // Assert
+    expect(read).toEqual(['abcdefgh', 'abcdefgi', 'abcdefgh', '']);
+  });
+});
