@@ -98,8 +98,9 @@ interface TimeBounds {
 
 /*
  * The two topic checks below run once per reading. They compare character codes, which the
- * optimizer inlines, instead of calling startsWith / indexOf / endsWith, which it does not: that
- * was a tenth of the fused hot path's time (bench/hot-path.ts).
+ * optimizer inlines, instead of calling startsWith / indexOf / endsWith, which it does not: the
+ * startsWith / indexOf line alone was 4.5% of a CPU profile of the fused path, and the change saved
+ * about 20 of 640 ns a reading.
  */
 const PREFIX_CODES = Array.from(TELEMETRY_PREFIX, (c) => c.charCodeAt(0));
 const SLASH = 0x2f;

@@ -3,10 +3,14 @@
  * one Avro body in place (at an offset, no copy) with errors that say where it broke, and encodes a
  * framed body (single-object or Confluent prefix + body) with a single copy.
  *
- * This reaches under avsc's public API in two documented places, both pinned by tests:
+ * This reaches under avsc's public API in three documented places, all pinned by tests:
  *  - `avsc/lib/utils.js` `Tap` (buf, pos), so one cursor is reused for every record and the position
  *    where a truncated record ran out is known; `Type#decode` allocates a cursor and a result object
  *    per call and only reports `offset: -1`.
+ *  - `_read` of `["null", "double"]` unions and (for telemetry) strings, replaced by readers that
+ *    handle the common bytes themselves and hand everything else to avsc's: decoding a reading went
+ *    from about 300 to 215 ns (bench/hot-path.ts). test/functions/lib/codec/fast-readers.test.ts
+ *    holds them to avsc's results on random, truncated and corrupted readings.
  *  - `_read`/`_skip` of map and array types. avsc trusts block counts: a crafted count of 2^60 spins
  *    `while (n--)` forever (and past 2^53 `n--` no longer changes n), and a negative block size in
  *    `_skip` walks the cursor backwards. A single such record would block its partition, so map and
@@ -134,16 +138,16 @@ function skipBlocks(tap: Tap, element: InternalType, isMap: boolean): void {
   }
 }
 
+const DOUBLE = new Float64Array(1);
+const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
+const LITTLE_ENDIAN = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
+
 /**
  * `["null", "double"]`, the type of every metric, read without avsc's generic union step (a varint
  * branch index, then a call through the branch's type): one byte says null (0) or double (2).
  * Anything else (a non-canonical index, a bad one, a truncated value) goes to avsc's own reader,
  * so errors and edge cases are exactly avsc's.
  */
-const DOUBLE = new Float64Array(1);
-const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
-const LITTLE_ENDIAN = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
-
 class NullableDoubleType extends avsc.types.UnwrappedUnionType {
   _read(tap: Tap): number | null {
     const buf = tap.buf;
