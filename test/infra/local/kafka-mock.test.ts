@@ -34,7 +34,7 @@ function kafkaConfig(mock: KafkaMock): KafkaConfig {
   };
 }
 
-function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+function waitFor(condition: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const timer = setInterval(() => {
@@ -43,7 +43,11 @@ function waitFor(condition: () => boolean, timeoutMs: number, what: string): Pro
         resolve();
       } else if (Date.now() - started > timeoutMs) {
         clearInterval(timer);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+          ),
+        );
       }
     }, 20);
   });
@@ -148,7 +152,8 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     // Prepare: one member first, holding every partition, then a second one. Starting both at
     // once races in the mock's first join window and under load has left one of them without a
     // partition for good (twice in full-suite runs); a member joining a running group waits
-    // sessionTimeout - 1 s, then the group rebalances.
+    // sessionTimeout - 1 s, then the group rebalances. It takes about 8 s alone; in a full-suite
+    // run beside other service-backed files it once took over 30 s, hence the generous waits.
     const a: Received[] = [];
     const b: Received[] = [];
     const assignment = new Map<string, number[]>();
@@ -163,7 +168,11 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
       const [pa, pb] = [assignment.get('member-0') ?? [], assignment.get('member-1') ?? []];
       return pa.length > 0 && pb.length > 0 && new Set([...pa, ...pb]).size === pa.length + pb.length;
     };
-    await waitFor(settled, 30_000, 'both members to hold disjoint partitions');
+    await waitFor(
+      settled,
+      60_000,
+      () => `both members to hold disjoint partitions (last assignments: ${JSON.stringify([...assignment])})`,
+    );
 
     // Act: produce only once the group is stable, so neither member can drain everything alone.
     const p = await producer();
@@ -184,7 +193,7 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     expect([...partsA].every((part) => assignment.get('member-0')?.includes(part))).toBe(true);
     expect(new Set([...a, ...b].map((m) => m.seq)).size).toBe(200);
     expect([...partsA, ...partsB].sort()).toEqual([0, 1, 2, 3]);
-  });
+  }, 120_000);
 
   it('cannot produce while the only broker is down, and can again once it is up', async () => {
     // Prepare
