@@ -6,7 +6,7 @@
  * The fast average learns only what the baseline learns (no outliers), so a spike does not move
  * it; a drift moves it long before its readings become outliers. The duration requirement keeps
  * noise from opening an incident; once one is open, every reading over the threshold counts into it.
- * The score itself is computed in DetectEngine's per-metric step (engine.ts).
+ * The score itself is computed in the per-metric loop of DetectEngine.observe (engine.ts).
  */
 import { S } from '../compiled-rules.ts';
 import { M } from '../state.ts';

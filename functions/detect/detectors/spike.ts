@@ -9,8 +9,8 @@
  * The first readings are learned with weight 1/n, an exact mean and variance, until that is
  * smaller than alpha; nothing fires before `warmup` readings.
  *
- * The z-score and the learning run in DetectEngine's per-metric step (engine.ts), where the
- * baseline's numbers stay in local variables from the z-score to the drift score.
+ * The z-score and the learning run in the per-metric loop of DetectEngine.observe (engine.ts),
+ * where the baseline's numbers stay in local variables from the z-score to the drift score.
  */
 import { M } from '../state.ts';
 
