@@ -267,9 +267,13 @@ async function runStep(
       (await pipeline.store.query(`SELECT count(*) FROM readings WHERE ts >= epoch_ms(${startedAt})`))
         .rows[0]![0],
     );
+  // Waits until every acknowledged reading is stored or known deleted by the mock's retention
+  // (those never arrive; waiting out the timeout for them made an overloaded step look as if the
+  // pipeline drained at a quarter of its rate afterwards).
+  const deleted = () => (skippedOffsets(pipeline) - skippedBefore) * Math.max(1, perMessage);
   const drainStart = Date.now();
   let stored = await storedCount();
-  while (stored < sim.acknowledged && Date.now() - drainStart < KEEP_UP_MS + 60_000) {
+  while (stored + deleted() < sim.acknowledged && Date.now() - drainStart < KEEP_UP_MS + 60_000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     stored = await storedCount();
   }
@@ -299,8 +303,14 @@ function countLost(result: E2eResult, step: E2eStep, perMessage: number): void {
   result.lostTotal += step.lost - deleted;
 }
 
+/**
+ * Offsets deleted unread on the way to the store: the fused mapping's, or validate's and write's.
+ * Detect's are left out: what it missed still reaches the store through write.
+ */
 function skippedOffsets(pipeline: EmbeddedRunner): number {
-  return pipeline.topology.mappings.reduce((sum, m) => sum + m.stats.skippedOffsets, 0);
+  return pipeline.topology.mappings
+    .filter((m) => m.mapping.FunctionName !== 'detect')
+    .reduce((sum, m) => sum + m.stats.skippedOffsets, 0);
 }
 
 function rateList(value: string): number[] {
