@@ -270,7 +270,7 @@ async function runStep(
   // Waits until every acknowledged reading is stored or known deleted by the mock's retention
   // (those never arrive; waiting out the timeout for them made an overloaded step look as if the
   // pipeline drained at a quarter of its rate afterwards).
-  const deleted = () => (skippedOffsets(pipeline) - skippedBefore) * Math.max(1, perMessage);
+  const deleted = () => deletedReadings(skippedOffsets(pipeline) - skippedBefore, perMessage);
   const drainStart = Date.now();
   let stored = await storedCount();
   while (stored + deleted() < sim.acknowledged && Date.now() - drainStart < KEEP_UP_MS + 60_000) {
@@ -298,9 +298,14 @@ async function runStep(
 
 /** Splits a step's lost readings into those the broker's retention deleted unread and the rest. */
 function countLost(result: E2eResult, step: E2eStep, perMessage: number): void {
-  const deleted = Math.min(step.lost, step.skippedOffsets * Math.max(1, perMessage));
+  const deleted = Math.min(step.lost, deletedReadings(step.skippedOffsets, perMessage));
   result.lostToRetentionTotal += deleted;
   result.lostTotal += step.lost - deleted;
+}
+
+/** Readings in `skipped` deleted offsets: one each, or a gateway message's worth. */
+function deletedReadings(skipped: number, perMessage: number): number {
+  return skipped * Math.max(1, perMessage);
 }
 
 /**
