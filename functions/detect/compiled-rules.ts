@@ -1,62 +1,50 @@
 /**
  * A profile's per-metric numeric settings, flattened into one Float64Array (RULE_STRIDE numbers per
- * metric, in METRICS order) that DetectEngine's per-metric step reads by offset, as it reads its
- * state. The settings objects stay the source of truth (alert text, severities); this is derived
- * from them once per profile when the engine is built.
+ * metric, in METRICS order) that the per-metric loop of DetectEngine.observe reads by offset, as it
+ * reads its state. The settings objects stay the source of truth (alert text, severities); this is
+ * derived from them once per profile when the engine is built.
  */
 import type { DeviceProfile, MetricRules } from './profiles.ts';
 
-/** Offsets within one metric's settings. Booleans are 1 or 0. */
-export const S = {
-  thresholdHigh: 0,
-  thresholdLow: 1,
-  rateEnabled: 2,
-  rateMaxPerSecond: 3,
-  rateMinDtMs: 4,
-  flatlineEnabled: 5,
-  flatlineTolerance: 6,
-  flatlineDurationMs: 7,
-  flatlineMaxGapMs: 8,
-  warmup: 9,
-  minStdDev: 10,
-  alpha: 11,
-  relearnAfter: 12,
-  spikeEnabled: 13,
-  spikeZ: 14,
-  driftEnabled: 15,
-  driftBeta: 16,
-  driftZ: 17,
-  driftScale: 18,
-  driftMinDurationMs: 19,
+/** Each flattened setting, in offset order, and where it comes from. Booleans are 1 or 0. */
+const SETTINGS = {
+  thresholdHigh: (r: MetricRules) => r.threshold.high,
+  thresholdLow: (r: MetricRules) => r.threshold.low,
+  rateEnabled: (r: MetricRules) => Number(r.rate.enabled),
+  rateMaxPerSecond: (r: MetricRules) => r.rate.maxPerSecond,
+  rateMinDtMs: (r: MetricRules) => r.rate.minDtMs,
+  flatlineEnabled: (r: MetricRules) => Number(r.flatline.enabled),
+  flatlineTolerance: (r: MetricRules) => r.flatline.tolerance,
+  flatlineDurationMs: (r: MetricRules) => r.flatline.durationMs,
+  flatlineMaxGapMs: (r: MetricRules) => r.flatline.maxGapMs,
+  warmup: (r: MetricRules) => r.baseline.warmup,
+  minStdDev: (r: MetricRules) => r.baseline.minStdDev,
+  alpha: (r: MetricRules) => r.baseline.alpha,
+  relearnAfter: (r: MetricRules) => r.baseline.relearnAfter,
+  spikeEnabled: (r: MetricRules) => Number(r.spike.enabled),
+  spikeZ: (r: MetricRules) => r.spike.z,
+  driftEnabled: (r: MetricRules) => Number(r.drift.enabled),
+  driftBeta: (r: MetricRules) => r.drift.beta,
+  driftZ: (r: MetricRules) => r.drift.z,
+  driftScale: (r: MetricRules) => r.drift.scale,
+  driftMinDurationMs: (r: MetricRules) => r.drift.minDurationMs,
 } as const;
-export const RULE_STRIDE = 20;
+const READERS = Object.values(SETTINGS);
 
-function put(settings: Float64Array, r: number, rules: MetricRules): void {
-  settings[r + S.thresholdHigh] = rules.threshold.high;
-  settings[r + S.thresholdLow] = rules.threshold.low;
-  settings[r + S.rateEnabled] = rules.rate.enabled ? 1 : 0;
-  settings[r + S.rateMaxPerSecond] = rules.rate.maxPerSecond;
-  settings[r + S.rateMinDtMs] = rules.rate.minDtMs;
-  settings[r + S.flatlineEnabled] = rules.flatline.enabled ? 1 : 0;
-  settings[r + S.flatlineTolerance] = rules.flatline.tolerance;
-  settings[r + S.flatlineDurationMs] = rules.flatline.durationMs;
-  settings[r + S.flatlineMaxGapMs] = rules.flatline.maxGapMs;
-  settings[r + S.warmup] = rules.baseline.warmup;
-  settings[r + S.minStdDev] = rules.baseline.minStdDev;
-  settings[r + S.alpha] = rules.baseline.alpha;
-  settings[r + S.relearnAfter] = rules.baseline.relearnAfter;
-  settings[r + S.spikeEnabled] = rules.spike.enabled ? 1 : 0;
-  settings[r + S.spikeZ] = rules.spike.z;
-  settings[r + S.driftEnabled] = rules.drift.enabled ? 1 : 0;
-  settings[r + S.driftBeta] = rules.drift.beta;
-  settings[r + S.driftZ] = rules.drift.z;
-  settings[r + S.driftScale] = rules.drift.scale;
-  settings[r + S.driftMinDurationMs] = rules.drift.minDurationMs;
-}
+/** Offsets within one metric's settings, in the order of SETTINGS. */
+export const S = Object.freeze(
+  Object.fromEntries(Object.keys(SETTINGS).map((name, offset) => [name, offset])) as Record<
+    keyof typeof SETTINGS,
+    number
+  >,
+);
+export const RULE_STRIDE = READERS.length;
 
 /** The profile's metric settings, RULE_STRIDE numbers per metric. */
 export function compileRules(profile: DeviceProfile): Float64Array {
   const settings = new Float64Array(profile.metrics.length * RULE_STRIDE);
-  for (const [m, rules] of profile.metrics.entries()) put(settings, m * RULE_STRIDE, rules);
+  for (const [m, rules] of profile.metrics.entries()) {
+    for (const [offset, read] of READERS.entries()) settings[m * RULE_STRIDE + offset] = read(rules);
+  }
   return settings;
 }
