@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureStreamCeiling } from './ceilings.ts';
 import type { E2eOptions, E2eResult } from './e2e.ts';
-import type { BridgeBatching } from './lib/bridge-process.ts';
+import { type BridgeBatching, batchingArgs } from './lib/bridge-process.ts';
 import { runChildBench } from './lib/child-bench.ts';
 import { type Bar, barChartSvg, flatten, formatNumber } from './lib/report.ts';
 import { runMicro } from './micro.ts';
@@ -325,12 +325,7 @@ async function runE2eChild(options: E2eOptions): Promise<E2eResult> {
     String(options.readingsPerMessage ?? 0),
     '--refine',
     String(options.refineSteps ?? 0),
-    ...(options.bridge?.lingerMs !== undefined
-      ? ['--bridge-linger-ms', String(options.bridge.lingerMs)]
-      : []),
-    ...(options.bridge?.maxBatchRecords !== undefined
-      ? ['--bridge-max-batch-records', String(options.bridge.maxBatchRecords)]
-      : []),
+    ...batchingArgs(options.bridge ?? {}, 'bridge-'),
     ...(options.latencyAt !== undefined ? ['--latency-at', String(options.latencyAt)] : []),
     '--out',
     out,

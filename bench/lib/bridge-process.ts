@@ -10,6 +10,19 @@ export interface BridgeBatching {
   maxBatchRecords?: number;
 }
 
+/**
+ * `batching` as command-line flags: the bridge's own (`--linger-ms`), or with `prefix` the flags
+ * that pass them on (bench/e2e.ts's `--bridge-linger-ms`).
+ */
+export function batchingArgs(batching: BridgeBatching, prefix = ''): string[] {
+  return [
+    ...(batching.lingerMs !== undefined ? [`--${prefix}linger-ms`, String(batching.lingerMs)] : []),
+    ...(batching.maxBatchRecords !== undefined
+      ? [`--${prefix}max-batch-records`, String(batching.maxBatchRecords)]
+      : []),
+  ];
+}
+
 export interface BridgeProcess {
   readonly pid: number;
   /** Peak resident set of the bridge process so far (Linux VmHWM), or undefined where /proc has none. */
@@ -42,10 +55,7 @@ export async function startBridgeProcess(
     '0',
     ...(config.kafka.brokers.length > 0 ? ['--kafka-brokers', config.kafka.brokers.join(',')] : []),
     ...(config.kinesis.endpoint !== undefined ? ['--kinesis-endpoint', config.kinesis.endpoint] : []),
-    ...(options.lingerMs !== undefined ? ['--linger-ms', String(options.lingerMs)] : []),
-    ...(options.maxBatchRecords !== undefined
-      ? ['--max-batch-records', String(options.maxBatchRecords)]
-      : []),
+    ...batchingArgs(options),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
