@@ -1,13 +1,17 @@
 /**
  * A profile's per-metric numeric settings, flattened into one Float64Array (RULE_STRIDE numbers per
- * metric, in METRICS order) that the per-metric loop of DetectEngine.observe reads by offset, as it
- * reads its state. The settings objects stay the source of truth (alert text, severities); this is
- * derived from them once per profile when the engine is built.
+ * metric, in METRICS order, at the offsets S names) that the per-metric loop
+ * (detectors/metric-loop.ts) reads by offset, as it reads its state. The settings objects stay the
+ * source of truth (alert text, severities); this is derived from them once per profile when the
+ * engine is built.
  */
+import { RULE_STRIDE, S } from './detectors/metric-loop.ts';
 import type { DeviceProfile, MetricRules } from './profiles.ts';
 
-/** Each flattened setting, in offset order, and where it comes from. Booleans are 1 or 0. */
-const SETTINGS = {
+type Setting = Exclude<keyof typeof S, 'stride'>;
+
+/** Where each flattened setting comes from. Booleans are 1 or 0. */
+const SETTINGS: { readonly [name in Setting]: (r: MetricRules) => number } = {
   thresholdHigh: (r: MetricRules) => r.threshold.high,
   thresholdLow: (r: MetricRules) => r.threshold.low,
   rateEnabled: (r: MetricRules) => Number(r.rate.enabled),
@@ -28,23 +32,14 @@ const SETTINGS = {
   driftZ: (r: MetricRules) => r.drift.z,
   driftScale: (r: MetricRules) => r.drift.scale,
   driftMinDurationMs: (r: MetricRules) => r.drift.minDurationMs,
-} as const;
-const READERS = Object.values(SETTINGS);
-
-/** Offsets within one metric's settings, in the order of SETTINGS. */
-export const S = Object.freeze(
-  Object.fromEntries(Object.keys(SETTINGS).map((name, offset) => [name, offset])) as Record<
-    keyof typeof SETTINGS,
-    number
-  >,
-);
-export const RULE_STRIDE = READERS.length;
+};
+const READERS = Object.entries(SETTINGS).map(([name, read]) => ({ offset: S[name as Setting], read }));
 
 /** The profile's metric settings, RULE_STRIDE numbers per metric. */
 export function compileRules(profile: DeviceProfile): Float64Array {
   const settings = new Float64Array(profile.metrics.length * RULE_STRIDE);
   for (const [m, rules] of profile.metrics.entries()) {
-    for (const [offset, read] of READERS.entries()) settings[m * RULE_STRIDE + offset] = read(rules);
+    for (const { offset, read } of READERS) settings[m * RULE_STRIDE + offset] = read(rules);
   }
   return settings;
 }

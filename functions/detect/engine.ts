@@ -12,8 +12,8 @@
 import type { Alert } from '../lib/codec/alert-codec.ts';
 import type { Reading } from '../lib/reading.ts';
 import { metricAlertFields, seconds } from './alert-text.ts';
-import { compileRules, RULE_STRIDE, S } from './compiled-rules.ts';
-import { driftDuration, learnFast } from './detectors/drift.ts';
+import { compileRules } from './compiled-rules.ts';
+import { detectMetrics } from './detectors/metric-loop.ts';
 import {
   deviceSilence,
   learnInterval,
@@ -21,13 +21,12 @@ import {
   silenceAfterMs,
   silenceOpenedAt,
 } from './detectors/silence.ts';
-import { rewarm } from './detectors/spike.ts';
 import { GatewayWatch } from './gateways.ts';
 import { type Incident, IncidentBook } from './incidents.ts';
 import { builtInProfiles, type DeviceProfile, type DeviceProfiles, type MetricRules } from './profiles.ts';
-import { METRIC_RULE_COUNT, RULE, SILENCE, WHOLE_DEVICE } from './rules.ts';
+import { METRIC_RULE_COUNT, SILENCE, WHOLE_DEVICE } from './rules.ts';
 import { captureSnapshot, type EngineParts, restoreSnapshot } from './snapshot.ts';
-import { D, DEVICE_STRIDE, DeviceTable, LIVE, M, METRIC_COUNT, METRIC_STRIDE, SILENT } from './state.ts';
+import { D, DEVICE_STRIDE, DeviceTable, LIVE, METRIC_COUNT, SILENT } from './state.ts';
 
 export interface EngineOptions {
   /** Devices held at most; past it the least recently heard from leave memory (counted). Default 1,000,000. */
@@ -83,10 +82,11 @@ export class DetectEngine {
   };
   /** Each profile's metric settings as numbers (compiled-rules.ts), by profile index. */
   readonly #settings: Float64Array[];
-  /** This reading's metric values in METRICS order, NaN for none; reused. */
-  readonly #values = new Float64Array(METRIC_COUNT);
-  /** Scores of this reading's breaches, by RULE; reused so a reading allocates nothing. */
-  readonly #scores = new Float64Array(METRIC_RULE_COUNT);
+  /** This reading's device time, then its metric values in METRICS order, NaN for none; reused. */
+  readonly #frame = new Float64Array(1 + METRIC_COUNT);
+  /** Rules each metric of this reading breaks (bits by RULE) and their scores; reused so a reading allocates nothing. */
+  readonly #bits = new Uint8Array(METRIC_COUNT);
+  readonly #scores = new Float64Array(METRIC_COUNT * METRIC_RULE_COUNT);
 
   constructor(profiles: DeviceProfiles = builtInProfiles(), options: EngineOptions = {}) {
     this.profiles = profiles;
@@ -152,152 +152,40 @@ export class DetectEngine {
         ? -1
         : this.#gateways.heard(gatewayId, id, ts, at, silenceAfterMs(profile, t.interval[slot]!), out);
 
-    // Each metric in turn. Every detector's arithmetic is spelled out in this one loop rather than
-    // called, so the baseline's count, mean and variance stay in local variables from the z-score
-    // through learning to the drift score instead of being stored and read back from the typed
-    // array between calls, and no call is made per metric: detection went from about 360 to 240 ns
-    // a reading (bench/hot-path.ts; alerts and snapshots unchanged). What each rule means:
-    //  - threshold: static limits, the score is how far outside;
-    //  - rate: change since the last reading per second of device time, the time step floored at
-    //    minDtMs so two readings a few ms apart do not make an absurd rate;
-    //  - flatline (stuck sensor): the value has stayed within `tolerance` of the first value of the
-    //    current run, so a slow creep within tolerance per step still breaks the run. A gap longer
-    //    than the profile's silence time (maxGapMs) breaks it too: "unchanged for ten minutes"
-    //    needs readings that say so. (That is the profile's time, not the device's learned one: on
-    //    a device slower than its profile expects, two equal readings a minute apart would
-    //    otherwise be "stuck for a minute". Such a device needs expectedIntervalMs in its profile.)
-    //  - spike and dip: detectors/spike.ts;
-    //  - drift: detectors/drift.ts.
-    const s = this.#settings[profileIndex]!;
-    const values = this.#values;
-    values[0] = reading.temperature ?? Number.NaN;
-    values[1] = reading.humidity ?? Number.NaN;
-    values[2] = reading.pressure ?? Number.NaN;
-    values[3] = reading.vibration ?? Number.NaN;
-    values[4] = reading.battery ?? Number.NaN;
-    const st = t.metric;
-    const scores = this.#scores;
-    for (let m = 0; m < METRIC_COUNT; m++) {
-      const x = values[m]!;
-      if (x - x !== 0) continue; // null (NaN here) or not finite
-      const ms = slot * METRIC_COUNT + m;
-      const o = ms * METRIC_STRIDE;
-      const r = m * RULE_STRIDE;
-      let bits = 0;
-
-      const lastTs = st[o + M.lastTs]!;
-      const high = s[r + S.thresholdHigh]!;
-      const low = s[r + S.thresholdLow]!;
-      if (x > high) {
-        bits |= 1 << RULE.thresholdHigh;
-        scores[RULE.thresholdHigh] = x - high;
-      } else if (x < low) {
-        bits |= 1 << RULE.thresholdLow;
-        scores[RULE.thresholdLow] = x - low;
+    const frame = this.#frame;
+    frame[0] = ts;
+    frame[1] = reading.temperature ?? Number.NaN;
+    frame[2] = reading.humidity ?? Number.NaN;
+    frame[3] = reading.pressure ?? Number.NaN;
+    frame[4] = reading.vibration ?? Number.NaN;
+    frame[5] = reading.battery ?? Number.NaN;
+    const bits = this.#bits;
+    const attention = detectMetrics(
+      frame,
+      slot,
+      this.#settings[profileIndex]!,
+      t.metric,
+      t.openMask,
+      bits,
+      this.#scores,
+    );
+    if (attention !== 0) {
+      for (let m = 0; m < METRIC_COUNT; m++) {
+        if ((attention & (1 << m)) === 0) continue;
+        const ms = slot * METRIC_COUNT + m;
+        this.#metricIncidentsFor(
+          ms,
+          m,
+          bits[m]!,
+          profile.metrics[m]!,
+          frame[1 + m]!,
+          ts,
+          at,
+          profile,
+          id,
+          out,
+        );
       }
-      if (s[r + S.rateEnabled] !== 0) {
-        const rate = Number.isNaN(lastTs)
-          ? 0
-          : ((x - st[o + M.last]!) * 1000) / Math.max(ts - lastTs, s[r + S.rateMinDtMs]!);
-        const max = s[r + S.rateMaxPerSecond]!;
-        if (rate > max || rate < -max) {
-          bits |= 1 << RULE.rate;
-          scores[RULE.rate] = rate;
-        }
-      }
-      let flat = false;
-      let wasFlat = false;
-      if (s[r + S.flatlineEnabled] !== 0) {
-        const durationMs = s[r + S.flatlineDurationMs]!;
-        const since = st[o + M.stuckSince]!;
-        wasFlat = lastTs - since >= durationMs;
-        const ref = st[o + M.stuckRef]!;
-        const d = x - ref;
-        const tolerance = s[r + S.flatlineTolerance]!;
-        let flatMs = 0;
-        if (
-          Number.isNaN(ref) ||
-          d > tolerance ||
-          d < -tolerance ||
-          ts - lastTs > s[r + S.flatlineMaxGapMs]!
-        ) {
-          st[o + M.stuckRef] = x;
-          st[o + M.stuckSince] = ts;
-        } else flatMs = ts - since;
-        if (flatMs >= durationMs) {
-          flat = true;
-          bits |= 1 << RULE.flatline;
-          scores[RULE.flatline] = flatMs / 1000;
-        }
-      }
-      const warmup = s[r + S.warmup]!;
-      const minStdDev = s[r + S.minStdDev]!;
-      const spikeZ = s[r + S.spikeZ]!;
-      let count = st[o + M.count]!;
-      let mean = st[o + M.mean]!;
-      let variance = st[o + M.variance]!;
-      const z = count < warmup ? 0 : (x - mean) / Math.max(Math.sqrt(variance), minStdDev);
-      if (s[r + S.spikeEnabled] !== 0) {
-        if (z > spikeZ) {
-          bits |= 1 << RULE.spike;
-          scores[RULE.spike] = z;
-        } else if (z < -spikeZ) {
-          bits |= 1 << RULE.dip;
-          scores[RULE.dip] = z;
-        }
-      }
-      // A stuck sensor says nothing about the signal: learning from it would shrink the variance
-      // and make the first honest reading afterwards look like a spike. When it moves again, what
-      // was learned before it is stale (the signal went on without it), so the baseline starts
-      // over. An outlier is not learned; relearnAfter of them (net of inliers) are the new level.
-      if (wasFlat && !flat) {
-        rewarm(st, o, x);
-        count = 1;
-        mean = x;
-        variance = 0;
-      } else if (!flat) {
-        if (z > spikeZ || z < -spikeZ) {
-          const run = st[o + M.outlierRun]! + 1;
-          if (run >= s[r + S.relearnAfter]!) {
-            rewarm(st, o, x);
-            count = 1;
-            mean = x;
-            variance = 0;
-            learnFast(st, o, s, r, x);
-          } else st[o + M.outlierRun] = run;
-        } else {
-          const run = st[o + M.outlierRun]!;
-          if (run > 0) st[o + M.outlierRun] = run - 1;
-          count += 1;
-          const a = Math.max(1 / count, s[r + S.alpha]!);
-          const d = x - mean;
-          mean += a * d;
-          variance = (1 - a) * (variance + a * d * d);
-          st[o + M.count] = count;
-          st[o + M.mean] = mean;
-          st[o + M.variance] = variance;
-          learnFast(st, o, s, r, x);
-        }
-      }
-      if (s[r + S.driftEnabled] !== 0) {
-        const score =
-          count < warmup
-            ? 0
-            : (st[o + M.fast]! - mean) / (Math.max(Math.sqrt(variance), minStdDev) * s[r + S.driftScale]!);
-        const over = driftDuration(st, o, s, r, score, ts);
-        // The duration guards opening; once open, every reading over the threshold counts into it.
-        const open = (t.openMask[ms]! & (1 << RULE.drift)) !== 0;
-        if (over >= s[r + S.driftMinDurationMs]! || (over >= 0 && open)) {
-          bits |= 1 << RULE.drift;
-          scores[RULE.drift] = score;
-        }
-      }
-      st[o + M.last] = x;
-      st[o + M.lastTs] = ts;
-
-      const open = t.openMask[ms]!;
-      if ((bits | open) !== 0)
-        this.#metricIncidentsFor(ms, bits, open, profile.metrics[m]!, x, ts, at, profile, id, out);
     }
     return out;
   }
@@ -362,8 +250,8 @@ export class DetectEngine {
 
   #metricIncidentsFor(
     ms: number,
+    m: number,
     bits: number,
-    open: number,
     rules: MetricRules,
     x: number,
     ts: number,
@@ -373,7 +261,8 @@ export class DetectEngine {
     out: Alert[],
   ): void {
     const book = this.#p.metricIncidents;
-    let mask = open;
+    const openMask = this.#p.devices.openMask;
+    let mask = openMask[ms]!;
     for (let rule = 0; rule < METRIC_RULE_COUNT; rule++) {
       const bit = 1 << rule;
       const key = ms * RULE_KEYS + rule;
@@ -381,14 +270,19 @@ export class DetectEngine {
         if ((mask & bit) !== 0) {
           book.repeat(key, at);
         } else {
-          book.open(key, metricAlertFields(rule, rules, x, this.#scores[rule]!, ts, deviceId), at, out);
+          book.open(
+            key,
+            metricAlertFields(rule, rules, x, this.#scores[m * METRIC_RULE_COUNT + rule]!, ts, deviceId),
+            at,
+            out,
+          );
           mask |= bit;
         }
       } else if ((mask & bit) !== 0 && book.resolveIfQuiet(key, at, profile.quietMs, x, ts, out)) {
         mask &= ~bit;
       }
     }
-    this.#p.devices.openMask[ms] = mask;
+    openMask[ms] = mask;
   }
 
   // -------------------------------------------------------------------------------------------

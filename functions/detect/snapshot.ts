@@ -9,6 +9,7 @@ import { endianness } from 'node:os';
 import avro from 'avsc';
 import { type Alert, decodeAlert, encodeAlert } from '../lib/codec/alert-codec.ts';
 import { IngestError } from '../lib/errors.ts';
+import { METRIC_STRIDE } from './detectors/metric-loop.ts';
 import type { Incident, IncidentBook } from './incidents.ts';
 import {
   DEVICE_STRIDE,
@@ -16,7 +17,6 @@ import {
   GATEWAY_STRIDE,
   type GatewayTable,
   METRIC_COUNT,
-  METRIC_STRIDE,
   type TableArrays,
 } from './state.ts';
 

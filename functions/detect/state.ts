@@ -7,30 +7,9 @@
  * fifth of the device's share (4 float64s, 2 int32s, 1 flag byte, its id and index entry).
  */
 import { METRICS } from '../lib/reading.ts';
+import { M, METRIC_STRIDE } from './detectors/metric-loop.ts';
 
 export const METRIC_COUNT = METRICS.length;
-
-/** Offsets within a metric slot (Float64Array, METRIC_STRIDE per slot). */
-export const M = {
-  /** EWMA baseline mean and variance (spike, dip, drift). */
-  mean: 0,
-  variance: 1,
-  /** Fast EWMA (drift). */
-  fast: 2,
-  /** Readings learned into the baseline (warm-up). */
-  count: 3,
-  /** Last value and its device time (rate). */
-  last: 4,
-  lastTs: 5,
-  /** Value the sensor has stayed within tolerance of, and since when (flatline). */
-  stuckRef: 6,
-  stuckSince: 7,
-  /** Device time the drift score went over its threshold; NaN when it is not over. */
-  driftSince: 8,
-  /** Outliers not learned, net of inliers (re-learning after a level shift). */
-  outlierRun: 9,
-} as const;
-export const METRIC_STRIDE = 10;
 
 /** Offsets within a device slot (Float64Array, DEVICE_STRIDE per slot). */
 export const D = {
