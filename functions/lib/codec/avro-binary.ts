@@ -179,6 +179,33 @@ class NullableDoubleType extends avsc.types.UnwrappedUnionType {
   }
 }
 
+/**
+ * `long`, read without avsc's `Tap#readLong`, which stores `tap.pos` after every byte and, past 28
+ * bits (every millisecond timestamp), finishes with a floating-point `%`. A varint of up to 7
+ * bytes (49 bits, always exact in a double) is summed here with the position in a local; a longer
+ * or truncated one goes to avsc's own reader, so errors and edge cases are exactly avsc's.
+ */
+class FastLongType extends avsc.types.LongType {
+  _read(tap: Tap): number {
+    const buf = tap.buf;
+    const pos = tap.pos;
+    const end = Math.min(buf.length, pos + 7);
+    let n = 0;
+    let scale = 1;
+    for (let i = pos; i < end; i++) {
+      const b = buf[i]!;
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        tap.pos = i + 1;
+        // Zigzag: the first byte's low bit is the sign; even n is n / 2, odd n is -(n + 1) / 2.
+        return (buf[pos]! & 1) === 0 ? n / 2 : -(n + 1) / 2;
+      }
+      scale *= 128;
+    }
+    return (avsc.types.LongType.prototype as unknown as AvroReader)._read.call(this, tap) as number;
+  }
+}
+
 const STRINGS = new StringTable();
 
 /**
@@ -209,6 +236,7 @@ function isNullableDouble(schema: unknown): boolean {
 function typeHookFor({ internStrings = false, avscReaders = false }: CompileOptions) {
   return (schema: Schema, opts: object): Type | undefined => {
     if (internStrings && !avscReaders && schema === 'string') return new InternedStringType();
+    if (!avscReaders && schema === 'long') return new FastLongType();
     if (!avscReaders && isNullableDouble(schema)) {
       const branches = (schema as string[]).map((s) => avsc.Type.forSchema(s as Schema, opts));
       return new NullableDoubleType(branches as unknown as Schema, opts);

@@ -1,6 +1,6 @@
 /**
- * The hot path reads metrics (`["null", "double"]`) and telemetry strings with readers of its own
- * (avro-binary.ts, string-table.ts) in place of avsc's generic ones. They must decode exactly what
+ * The hot path reads metrics (`["null", "double"]`), longs and telemetry strings with readers of its
+ * own (avro-binary.ts, string-table.ts) in place of avsc's generic ones. They must decode exactly what
  * avsc decodes and fail exactly where avsc fails: checked here against avsc's own types, on random
  * readings and on the same bytes truncated and corrupted.
  */
@@ -39,11 +39,18 @@ function randomMetric(random: Random): number | null {
   return (random.next() - 0.5) * 10 ** Math.floor(random.next() * 8);
 }
 
+/** A long of every varint length: 1 to 7 bytes (the fast reader's), 8 to 10 (avsc's), either sign. */
+function randomLong(random: Random): number {
+  const magnitude = Math.floor(random.next() * 2 ** Math.floor(random.next() * 54));
+  const value = Math.min(magnitude, Number.MAX_SAFE_INTEGER);
+  return random.next() < 0.3 ? -value : value;
+}
+
 function randomReading(random: Random): Record<string, unknown> {
   return {
     deviceId: randomId(random),
-    ts: 1_790_000_000_000 + Math.floor(random.next() * 1e9),
-    seq: Math.floor(random.next() * 2 ** 40),
+    ts: random.next() < 0.7 ? 1_790_000_000_000 + Math.floor(random.next() * 1e9) : randomLong(random),
+    seq: random.next() < 0.5 ? Math.floor(random.next() * 2 ** 40) : randomLong(random),
     temperature: randomMetric(random),
     humidity: randomMetric(random),
     pressure: randomMetric(random),
