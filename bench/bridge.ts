@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { STREAMS } from '../functions/lib/streams/types.ts';
 import { startKafkaMock } from '../infra/local/kafka-mock/kafka-mock.ts';
 import { startMosquitto } from '../infra/local/mosquitto-broker.ts';
+import { TS_LOADER } from './lib/child-bench.ts';
 import { summariseProfile } from './lib/cpu-profile.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -78,7 +79,7 @@ function tsx(
   env: Record<string, string>,
   nodeFlags: string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(HERE, script), ...args], {
+  return spawn(process.execPath, [...nodeFlags, ...TS_LOADER, join(HERE, script), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

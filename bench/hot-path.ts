@@ -14,8 +14,9 @@
  *
  *   npx tsx bench/hot-path.ts [--quick] [--batch 500]
  *
- * Each path is measured in a process of its own (forked, holding its own copy of the workload), as
- * it runs in production, where a runner process runs one path: in one shared process the paths
+ * Each path is measured in a process of its own (forked, holding its own copy of the workload, the
+ * TypeScript loaded as `iot-ingest` loads it), as it runs in production, where a runner process
+ * runs one path: in one shared process the paths
  * that run first leave the JIT's type feedback and V8's object layouts shaped for themselves (a
  * decode-only loop sizes the decoded readings without room for `receivedAt`, so the fused path
  * then gives every reading an out-of-object property array), which cost the fused path about
@@ -55,6 +56,7 @@ import { DEFAULT_VALIDATE_OPTIONS, type ValidationSink, validateEach } from '../
 import { createValidateHandler } from '../functions/validate/handler.ts';
 import { createWriteHandler } from '../functions/write/handler.ts';
 import { DeviceSignal } from '../simulators/signals.ts';
+import { TS_LOADER } from './lib/child-bench.ts';
 import { ratePerSecond } from './lib/measure.ts';
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -302,6 +304,7 @@ class PathProcess {
       ...(sizes.quick ? ['--quick'] : []),
     ];
     this.#child = fork(fileURLToPath(import.meta.url), args, {
+      execArgv: TS_LOADER,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let readyResolve: () => void = () => {};

@@ -214,7 +214,20 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
   if (want('store')) {
     log('store: rows/s through the write function, 1-minute buckets over 10M readings (bench/store.ts)');
-    results.store = await runChildBench('store', quick ? ['--quick'] : [], log);
+    // bench/store.ts --quick keeps its figures apart from a full run's, in store-<date>.quick.json
+    results.store = await runChildBench(
+      'store',
+      quick ? ['--quick'] : [],
+      log,
+      quick
+        ? {
+            resultFile: path.join(
+              DEFAULT_RESULTS_DIR,
+              `store-${new Date().toISOString().slice(0, 10)}.quick.json`,
+            ),
+          }
+        : {},
+    );
   }
 
   if (want('bundles')) {
