@@ -14,14 +14,15 @@
  *
  *   npx tsx bench/hot-path.ts [--quick] [--batch 500]
  *
- * Each path is measured in a process of its own (forked, holding its own copy of the workload, the
- * TypeScript loaded as `iot-ingest` loads it), as it runs in production, where a runner process
- * runs one path: in one shared process the paths
- * that run first leave the JIT's type feedback and V8's object layouts shaped for themselves (a
- * decode-only loop sizes the decoded readings without room for `receivedAt`, so the fused path
- * then gives every reading an out-of-object property array), which cost the fused path about
- * 30 ns a reading. The parent interleaves the rounds (one measurement of each path per round), so
- * a busy moment on the machine hits them alike, and keeps each path's best round.
+ * Each path is measured in a process of its own, holding its own copy of the workload, as a
+ * runner process runs one path. In one shared process the paths measured first shaped the JIT's
+ * type feedback and V8's object layouts for themselves (a decode-only loop sized the decoded
+ * readings without room for `receivedAt`, so the fused path then gave every reading an
+ * out-of-object property array): about 30 ns a reading on the fused path. The processes load the
+ * TypeScript as `iot-ingest` does (TS_LOADER, bench/lib/child-bench.ts); under the `tsx` command
+ * the fused path ran about 40 ns a reading slower. The parent interleaves the rounds (one
+ * measurement of each path per round), so a busy moment on the machine hits them alike, and keeps
+ * each path's best round.
  *
  * Writes bench/results/hot-path-<date>.json and prints a table. `hotPathVsJsonParse` is the fused
  * rate over the JSON.parse rate; the goal is at least 1.4.
