@@ -106,6 +106,11 @@ const MAX_EXPECTED_TOPICS = 65_536;
 const NO_TOPIC = '';
 const expectedTopics = new Map<string, string>();
 
+/** How many ids' expected topics are kept (at most MAX_EXPECTED_TOPICS); for tests. */
+export function expectedTopicsKept(): number {
+  return expectedTopics.size;
+}
+
 /** `telemetry/{id}`, or NO_TOPIC when `id` has a '/', which no device topic can carry. */
 function expectedTopic(id: string): string {
   let topic = expectedTopics.get(id);

@@ -9,6 +9,7 @@ import type { SourceRecord } from '../../../functions/lib/events/types.ts';
 import { HEADER, type Reading } from '../../../functions/lib/reading.ts';
 import {
   DEFAULT_VALIDATE_OPTIONS,
+  expectedTopicsKept,
   type ValidateOptions,
   validateRecords,
 } from '../../../functions/validate/core.ts';
@@ -262,5 +263,25 @@ describe('validateRecords', () => {
       expect(result.rejectedRecords).toEqual([records[1], records[3]]);
       expect(result.reasons).toEqual({ PAYLOAD_UNRECOGNISED: 1, DEVICE_MISMATCH: 1 });
     });
+  });
+
+  it('keeps the expected topics of at most 65,536 devices, and checks every device right past that', () => {
+    // Prepare: 70,000 devices, each on its own topic, then the first again on its own and on another's
+    const ids = Array.from({ length: 70_000 }, (_, i) => `fleet-${i}`);
+    const records = ids.map((id) =>
+      aSourceRecord(`telemetry/${id}`, encodeReading(reading({ deviceId: id }), registry)),
+    );
+    const again = encodeReading(reading({ deviceId: ids[0] }), registry);
+    records.push(aSourceRecord(`telemetry/${ids[0]}`, again), aSourceRecord(`telemetry/${ids[1]}`, again));
+
+    // Act
+    const result = validateRecords(records, registry, OPTIONS);
+
+    // Assess
+    expect(result.valid).toHaveLength(70_001);
+    expect(result.reasons).toEqual({ DEVICE_MISMATCH: 1 });
+    expect(result.rejectedRecords).toEqual([records[70_001]]);
+    expect(expectedTopicsKept()).toBeGreaterThan(0);
+    expect(expectedTopicsKept()).toBeLessThanOrEqual(65_536);
   });
 });
