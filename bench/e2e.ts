@@ -68,6 +68,13 @@ export interface Latency {
   p99Ms: number;
   p999Ms: number;
   samples: number;
+  /**
+   * The same delay in two parts, p50 and p99 of each: device timestamp to the bridge's receive time
+   * (simulator, broker) and from there to the store write (the bridge's linger, the stream, the
+   * runner's batching window, the functions, the store).
+   */
+  toBridge: { p50Ms: number; p99Ms: number };
+  bridgeToStore: { p50Ms: number; p99Ms: number };
   /** Measured on a pipeline started for it, not the one the search ran on. */
   freshPipeline?: boolean;
 }
@@ -199,20 +206,34 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
       const step = await runStep(pipeline, rate, options.stepSeconds, perMessage);
       countLost(result, step, perMessage);
       const q = await pipeline.store.query(
-        `SELECT quantile_cont(d, 0.5), quantile_cont(d, 0.99), quantile_cont(d, 0.999), count(*) FROM (
-           SELECT epoch_ms(written_at) - epoch_ms(ts) AS d FROM readings WHERE ts >= epoch_ms(${step.startedAt}))`,
+        `SELECT quantile_cont(d, 0.5), quantile_cont(d, 0.99), quantile_cont(d, 0.999), count(*),
+                quantile_cont(b, 0.5), quantile_cont(b, 0.99), quantile_cont(d - b, 0.5), quantile_cont(d - b, 0.99)
+         FROM (SELECT epoch_ms(written_at) - epoch_ms(ts) AS d, epoch_ms(received_at) - epoch_ms(ts) AS b
+               FROM readings WHERE ts >= epoch_ms(${step.startedAt}))`,
       );
-      const [p50, p99, p999, n] = q.rows[0]!.map(Number) as [number, number, number, number];
+      const [p50, p99, p999, n, b50, b99, s50, s99] = q.rows[0]!.map(Number) as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       result.latency = {
         rate,
         p50Ms: p50,
         p99Ms: p99,
         p999Ms: p999,
         samples: n,
+        toBridge: { p50Ms: b50, p99Ms: b99 },
+        bridgeToStore: { p50Ms: s50, p99Ms: s99 },
         ...(options.latencyAt !== undefined ? { freshPipeline: true } : {}),
       };
       log(
-        `  latency @ ${rate}/s: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, p99.9 ${p999.toFixed(0)} ms`,
+        `  latency @ ${rate}/s: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, p99.9 ${p999.toFixed(0)} ms ` +
+          `(to the bridge p50 ${b50.toFixed(0)} / p99 ${b99.toFixed(0)} ms, bridge to store p50 ${s50.toFixed(0)} / p99 ${s99.toFixed(0)} ms)`,
       );
     }
   } finally {
