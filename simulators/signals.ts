@@ -53,26 +53,30 @@ export class DeviceSignal {
   next(ts: number): Reading {
     const cycle = Math.sin((2 * Math.PI * (ts % DAY_MS)) / DAY_MS + this.#phase);
     const days = (ts - this.#startedAt) / DAY_MS;
-    const value = (metric: Metric): number => {
-      const p = METRIC_PROFILES[metric];
-      const v =
-        p.base +
-        this.#offsets[metric] +
-        p.daily * cycle +
-        p.driftPerDay * days +
-        p.noise * this.#random.gaussian();
-      return Math.round(Math.min(p.max, Math.max(p.min, v)) * 100) / 100;
-    };
+    // In this order: the seeded generator draws one gaussian per metric.
     return {
       deviceId: this.deviceId,
       ts,
       seq: this.#seq++,
-      temperature: value('temperature'),
-      humidity: value('humidity'),
-      pressure: value('pressure'),
-      vibration: value('vibration'),
-      battery: value('battery'),
+      temperature: this.#value('temperature', cycle, days),
+      humidity: this.#value('humidity', cycle, days),
+      pressure: this.#value('pressure', cycle, days),
+      vibration: this.#value('vibration', cycle, days),
+      battery: this.#value('battery', cycle, days),
       tags: null,
     };
+  }
+
+  // A method rather than a closure made in next(): tsx compiles with keepNames, which names every
+  // closure as it is made (Object.defineProperty), and next() ran at 1.4 µs a reading.
+  #value(metric: Metric, cycle: number, days: number): number {
+    const p = METRIC_PROFILES[metric];
+    const v =
+      p.base +
+      this.#offsets[metric] +
+      p.daily * cycle +
+      p.driftPerDay * days +
+      p.noise * this.#random.gaussian();
+    return Math.round(Math.min(p.max, Math.max(p.min, v)) * 100) / 100;
   }
 }
