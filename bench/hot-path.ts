@@ -290,7 +290,8 @@ function measurer(name: PathName, { quick, batch }: Sizes): () => number | Promi
 /** A forked process measuring one path on request: `measure()` returns one round's rate. */
 class PathProcess {
   readonly #child: ChildProcess;
-  readonly #ready: Promise<void>;
+  /** Resolves once the process has built its workload and waits to be asked. */
+  readonly ready: Promise<void>;
   #pending: { resolve: (rate: number) => void; reject: (e: Error) => void } | undefined;
 
   constructor(
@@ -310,7 +311,7 @@ class PathProcess {
     });
     let readyResolve: () => void = () => {};
     let readyReject: (e: Error) => void = () => {};
-    this.#ready = new Promise((resolve, reject) => {
+    this.ready = new Promise((resolve, reject) => {
       readyResolve = resolve;
       readyReject = reject;
     });
@@ -332,7 +333,7 @@ class PathProcess {
   }
 
   async measure(): Promise<number> {
-    await this.#ready;
+    await this.ready;
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
       this.#child.send('measure');
@@ -370,6 +371,8 @@ async function main(): Promise<void> {
   // Rounds interleave the paths, so a busy moment on the machine hits them alike; best of the rounds.
   const best: Partial<Record<PathName, number>> = {};
   try {
+    // Every process first builds its workload; measuring while others still build would share the cores.
+    await Promise.all(processes.map((p) => p.ready));
     for (let round = 0; round < runs; round++) {
       for (const p of processes) best[p.name] = Math.max(best[p.name] ?? 0, await p.measure());
     }
