@@ -191,11 +191,16 @@ interface Sizes {
   batch: number;
 }
 
+/** Readings in each path's workload. */
+function workloadSize(quick: boolean): number {
+  return quick ? 50_000 : 200_000;
+}
+
 /** One path's measurement, on its own workload: records per second over `ms`, on fresh state. */
 function measurer(name: PathName, { quick, batch }: Sizes): () => number | Promise<number> {
   const ms = quick ? 400 : 1_000;
   const registry = SchemaRegistry.load();
-  const size = quick ? 50_000 : 200_000;
+  const size = workloadSize(quick);
   const w = workload(registry, size);
   let sink = 0;
   const observable = () => {
@@ -366,7 +371,6 @@ async function main(): Promise<void> {
   const sizes: Sizes = { quick: options.quick === true, batch };
   if (options.measurePath !== undefined) return servePath(options.measurePath, sizes);
   const runs = options.quick ? 1 : 5;
-  const size = options.quick ? 50_000 : 200_000;
   const processes = PATHS.map((name) => new PathProcess(name, sizes));
   // Rounds interleave the paths, so a busy moment on the machine hits them alike; best of the rounds.
   const best: Partial<Record<PathName, number>> = {};
@@ -397,7 +401,7 @@ async function main(): Promise<void> {
     oneCore: true,
     processPerPath: true,
     batch,
-    readings: size,
+    readings: workloadSize(sizes.quick),
     devices: DEVICES,
     detector: 'DetectEngine (functions/detect/engine.ts), built-in profiles',
     perSecond: {
