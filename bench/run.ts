@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { measureStreamCeiling } from './ceilings.ts';
 import type { E2eOptions, E2eResult } from './e2e.ts';
 import { type BridgeBatching, batchingArgs } from './lib/bridge-process.ts';
-import { runChildBench } from './lib/child-bench.ts';
+import { benchResultFile, runChildBench } from './lib/child-bench.ts';
 import { type Bar, barChartSvg, flatten, formatNumber } from './lib/report.ts';
 import { runMicro } from './micro.ts';
 
@@ -219,14 +219,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       'store',
       quick ? ['--quick'] : [],
       log,
-      quick
-        ? {
-            resultFile: path.join(
-              DEFAULT_RESULTS_DIR,
-              `store-${new Date().toISOString().slice(0, 10)}.quick.json`,
-            ),
-          }
-        : {},
+      quick ? { resultFile: benchResultFile('store', '.quick') } : {},
     );
   }
 

@@ -36,6 +36,7 @@ import { openDuckDbReader } from '../functions/lib/store/duckdb-reader.ts';
 import { DuckDbStore } from '../functions/lib/store/duckdb-store.ts';
 import { STREAMS } from '../functions/lib/streams/types.ts';
 import { createWriteHandler } from '../functions/write/handler.ts';
+import { benchResultFile } from './lib/child-bench.ts';
 import { median } from './lib/cold-start.ts';
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -336,8 +337,7 @@ function ms(t: Timing, note?: string): string {
 
 function save(report: object, quick: boolean): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
-  const file = join(RESULTS_DIR, `store-${date}${quick ? '.quick' : ''}.json`);
+  const file = benchResultFile('store', quick ? '.quick' : '');
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
 }

@@ -13,6 +13,16 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 export const TS_LOADER = ['--import', import.meta.resolve('tsx/esm')];
 
+/** Where component bench `name` writes its JSON today: bench/results/<name>-<date><suffix>.json. */
+export function benchResultFile(name: string, suffix = ''): string {
+  return path.join(
+    ROOT,
+    'bench',
+    'results',
+    `${name}-${new Date().toISOString().slice(0, 10)}${suffix}.json`,
+  );
+}
+
 /**
  * Runs one component bench (bench/<name>.ts) in a fresh Node process, so each measures a process
  * of its own, and returns the JSON it wrote to `resultFile` (default `results/<name>-<date>.json`).
@@ -49,9 +59,7 @@ export async function runChildBench(
       resolve(exitCode ?? 1);
     });
   });
-  const file =
-    options.resultFile ??
-    path.join(ROOT, 'bench', 'results', `${name}-${new Date().toISOString().slice(0, 10)}.json`);
+  const file = options.resultFile ?? benchResultFile(name);
   if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < started) {
     throw new Error(`bench/${name}.ts exited ${code} without writing ${file}`);
   }
