@@ -7,10 +7,10 @@
  *  - `avsc/lib/utils.js` `Tap` (buf, pos), so one cursor is reused for every record and the position
  *    where a truncated record ran out is known; `Type#decode` allocates a cursor and a result object
  *    per call and only reports `offset: -1`.
- *  - `_read` of `["null", "double"]` unions and (for telemetry) strings, replaced by readers that
- *    handle the common bytes themselves and hand everything else to avsc's: decoding a reading went
- *    from about 300 to 215 ns (bench/hot-path.ts). test/functions/lib/codec/fast-readers.test.ts
- *    holds them to avsc's results on random, truncated and corrupted readings.
+ *  - `_read` of `["null", "double"]` unions, `long`s and (for telemetry) strings, replaced by
+ *    readers that handle the common bytes themselves and hand everything else to avsc's: decoding a
+ *    reading went from about 300 to 190 ns (bench/hot-path.ts). test/functions/lib/codec/
+ *    fast-readers.test.ts holds them to avsc's results on random, truncated and corrupted readings.
  *  - `_read`/`_skip` of map and array types. avsc trusts block counts: a crafted count of 2^60 spins
  *    `while (n--)` forever (and past 2^53 `n--` no longer changes n), and a negative block size in
  *    `_skip` walks the cursor backwards. A single such record would block its partition, so map and
@@ -252,7 +252,7 @@ function typeHookFor({ internStrings = false, avscReaders = false }: CompileOpti
 export interface CompileOptions {
   /** Decode short strings through one bounded table (string-table.ts): for telemetry, whose device ids repeat. */
   internStrings?: boolean;
-  /** avsc's own readers for metrics and strings instead of the hot path's (tests compare the two). */
+  /** avsc's own readers for metrics, longs and strings instead of the hot path's (tests compare the two). */
   avscReaders?: boolean;
 }
 
