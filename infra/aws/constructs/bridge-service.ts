@@ -76,6 +76,7 @@ export class BridgeService extends Construct {
             '!functions/**',
             '!schemas/**',
             '!infra/aws/bridge/**',
+            '!infra/patches/**',
           ],
         });
     const secrets: Record<string, ecs.Secret> = {
