@@ -138,6 +138,10 @@ export class Fleet {
         protocolVersion,
         reconnectPeriod: delay,
         connectTimeout: 5_000,
+        // MQTT.js logs through `debug` about ten times per publish and acknowledgement; with DEBUG
+        // unset those calls still cost ~1 µs a QoS 1 publish (10.5 against 12.1 µs, medians of
+        // nine paired runs), 9% of the simulator's CPU in an end-to-end profile at 20,000/s.
+        ...(process.env.DEBUG ? {} : { log: () => {} }),
         ...(username !== undefined ? { username } : {}),
         ...(password !== undefined ? { password } : {}),
       });
