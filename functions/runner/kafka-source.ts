@@ -30,7 +30,9 @@ export interface KafkaSourceOptions extends SourceOptions {
  * runner processes with the same ConsumerGroupId share the partitions (Kafka's group protocol).
  *
  * MaximumBatchingWindowInSeconds becomes the fetch's maxWaitTimeInMs: a batch holds what one fetch
- * of a partition returned, up to BatchSize, rather than records gathered across fetches.
+ * of a partition returned, up to BatchSize, rather than records gathered across fetches. A broker
+ * answers a fetch as soon as it has a record, so the wait only bounds how long an idle fetch is held;
+ * it is at least 10 ms so an idle topic is not polled in a busy loop.
  */
 export async function startKafkaMapping(
   target: MappingTarget,
@@ -57,7 +59,7 @@ export async function startKafkaMapping(
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
-    maxWaitTimeInMs: Math.max(50, Math.round(mapping.MaximumBatchingWindowInSeconds * 1000)),
+    maxWaitTimeInMs: Math.max(10, Math.round(mapping.MaximumBatchingWindowInSeconds * 1000)),
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: Math.min(1_000, Math.floor((options.sessionTimeoutMs ?? 10_000) / 3)),
     rebalanceTimeout: 10_000,

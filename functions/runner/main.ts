@@ -15,12 +15,10 @@ import type { DuckDbStore } from '../lib/store/duckdb-store.ts';
 import type { TelemetryStore } from '../lib/store/types.ts';
 import { createProducer } from '../lib/streams/create-producer.ts';
 import type { EventSourceMapping } from './mapping.ts';
-import { defineMapping } from './mapping.ts';
 import {
-  defaultMappings,
   FUNCTION_NAMES,
   type FunctionName,
-  fusedMapping,
+  modeMappings,
   startTopology,
   streamSource,
   type Topology,
@@ -164,19 +162,12 @@ async function startRunner(
 }
 
 function chooseMappings(options: RunnerOptions): EventSourceMapping[] {
-  const chosen =
-    options.mode === 'fused'
-      ? [fusedMapping()]
-      : defaultMappings().filter((m) => options.functions.includes(m.FunctionName as FunctionName));
-  return chosen.map((m) =>
-    defineMapping({
-      ...m,
-      ...(options.batchSize !== undefined ? { BatchSize: options.batchSize } : {}),
-      ...(options.window !== undefined ? { MaximumBatchingWindowInSeconds: options.window } : {}),
-      ...(options.parallelization !== undefined ? { ParallelizationFactor: options.parallelization } : {}),
-      ...(options.retries !== undefined ? { MaximumRetryAttempts: options.retries } : {}),
-    }),
-  );
+  return modeMappings(options.mode, {
+    ...(options.batchSize !== undefined ? { BatchSize: options.batchSize } : {}),
+    ...(options.window !== undefined ? { MaximumBatchingWindowInSeconds: options.window } : {}),
+    ...(options.parallelization !== undefined ? { ParallelizationFactor: options.parallelization } : {}),
+    ...(options.retries !== undefined ? { MaximumRetryAttempts: options.retries } : {}),
+  }).filter((m) => options.mode === 'fused' || options.functions.includes(m.FunctionName as FunctionName));
 }
 
 function statsLine(topology: Topology) {

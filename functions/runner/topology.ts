@@ -55,6 +55,15 @@ export function fusedMapping(overrides: Partial<EventSourceMapping> = {}): Event
   });
 }
 
+/** The mappings a mode runs (`fused`: one; `mappings`: the three), each with `overrides` applied. */
+export function modeMappings(
+  mode: 'mappings' | 'fused',
+  overrides: Partial<EventSourceMapping> = {},
+): EventSourceMapping[] {
+  const mappings = mode === 'fused' ? [fusedMapping()] : defaultMappings();
+  return mappings.map((m) => defineMapping({ ...m, ...overrides }));
+}
+
 /** The configured stream as a runner source; the other stream's client is never loaded. */
 export async function streamSource(config: PipelineConfig): Promise<StreamSource> {
   if (config.stream === 'kafka') {

@@ -22,7 +22,7 @@ import { startQueryServer } from '../../functions/lib/store/query-server.ts';
 import { createProducer } from '../../functions/lib/streams/create-producer.ts';
 import type { StreamKind, StreamProducer } from '../../functions/lib/streams/types.ts';
 import { removeServicesFile, writeServicesFile } from '../../functions/runner/local-endpoints.ts';
-import { startTopology, streamSource, type Topology } from '../../functions/runner/topology.ts';
+import { modeMappings, startTopology, streamSource, type Topology } from '../../functions/runner/topology.ts';
 import { type BrokerKind, type LocalServices, startLocalServices } from './services.ts';
 
 export interface EmbeddedPipelineOptions {
@@ -45,6 +45,8 @@ export interface EmbeddedPipelineOptions {
   duckdbMemoryLimit?: string | undefined;
   /** `mappings` (default): validate, detect, write, each its own mapping; `fused`: one consumer, no telemetry.valid. */
   mode?: 'mappings' | 'fused';
+  /** MaximumBatchingWindowInSeconds of every mapping (default the topology's, 0.05); on Kafka the fetch's wait. */
+  batchingWindowSeconds?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -176,6 +178,13 @@ export async function startEmbeddedRunner(options: EmbeddedPipelineOptions): Pro
       },
       detector: new DetectEngine(profiles),
       mode: options.mode ?? 'mappings',
+      ...(options.batchingWindowSeconds !== undefined
+        ? {
+            mappings: modeMappings(options.mode ?? 'mappings', {
+              MaximumBatchingWindowInSeconds: options.batchingWindowSeconds,
+            }),
+          }
+        : {}),
       // A schema file dropped into schemas/history/ is picked up when a reading needs it.
       reloadRegistry: () => SchemaRegistry.loadAsync(),
       // Warnings and errors of the mappings (records retried past their limit, a shard restarting).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../functions/lib/errors.ts';
 import { defineMapping, effectiveRetryLimit } from '../../../functions/runner/mapping.ts';
-import { defaultMappings, fusedMapping } from '../../../functions/runner/topology.ts';
+import { defaultMappings, fusedMapping, modeMappings } from '../../../functions/runner/topology.ts';
 
 const base = { FunctionName: 'f', EventSource: 'telemetry.raw' } as const;
 
@@ -58,5 +58,19 @@ describe('the topology’s mappings', () => {
       expect(m.DestinationConfig?.OnFailure.Destination).toBe('telemetry.dlq');
     }
     expect(fusedMapping().EventSource).toBe('telemetry.raw');
+  });
+
+  it('applies settings to every mapping of a mode, and checks them as defineMapping does', () => {
+    const fused = modeMappings('fused', { MaximumBatchingWindowInSeconds: 0.01 });
+    expect(fused.map((m) => [m.FunctionName, m.MaximumBatchingWindowInSeconds, m.BatchSize])).toEqual([
+      ['fused', 0.01, 2_000],
+    ]);
+    const three = modeMappings('mappings', { BatchSize: 50 });
+    expect(three.map((m) => [m.FunctionName, m.BatchSize, m.MaximumBatchingWindowInSeconds])).toEqual([
+      ['validate', 50, 0.05],
+      ['detect', 50, 0.05],
+      ['write', 50, 0.05],
+    ]);
+    expect(() => modeMappings('fused', { MaximumBatchingWindowInSeconds: 301 })).toThrow(ConfigError);
   });
 });
