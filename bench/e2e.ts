@@ -30,6 +30,11 @@ export interface E2eOptions {
   readingsPerMessage?: number;
   /** The bridge's batching (default its own: 10 ms linger, 2,000 records a batch). */
   bridge?: BridgeBatching;
+  /**
+   * The runner's MaximumBatchingWindowInSeconds, in ms (default the topology's, 50 ms); on Kafka the
+   * time a fetch with nothing to return is held (bench/run.ts says why its Kafka runs set 10).
+   */
+  runnerWindowMs?: number;
   /** After the first rate not sustained, this many steps halving the gap to the last one that was (default 0). */
   refineSteps?: number;
   /**
@@ -150,7 +155,14 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const perMessage = options.readingsPerMessage ?? 0;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-bench-e2e-${options.stream}-`));
   const mode = options.mode ?? 'fused';
-  const pipeline = await startEmbeddedRunner({ broker, stream: options.stream, mode, dataDir, mqttPort: 0 });
+  const pipeline = await startEmbeddedRunner({
+    broker,
+    stream: options.stream,
+    mode,
+    dataDir,
+    mqttPort: 0,
+    ...(options.runnerWindowMs !== undefined ? { batchingWindowSeconds: options.runnerWindowMs / 1000 } : {}),
+  });
   const bridge = await startBridgeProcess(pipeline, options.bridge ?? {}).catch(async (error: unknown) => {
     await pipeline.stop();
     throw error;
@@ -370,6 +382,11 @@ async function main(argv: string[]): Promise<number> {
       positiveInt,
     )
     .option(
+      '--runner-window-ms <ms>',
+      "the runner's MaximumBatchingWindowInSeconds in ms; on Kafka how long an empty fetch is held (default 50)",
+      positiveNumber,
+    )
+    .option(
       '--readings-per-message <n>',
       'gateway mode: readings per MQTT message (0 = one each)',
       wholeNumber,
@@ -397,6 +414,7 @@ async function main(argv: string[]): Promise<number> {
     readingsPerMessage: number;
     bridgeLingerMs?: number;
     bridgeMaxBatchRecords?: number;
+    runnerWindowMs?: number;
     refine: number;
     latencyAt?: number;
     out?: string;
@@ -410,6 +428,7 @@ async function main(argv: string[]): Promise<number> {
     readingsPerMessage: o.readingsPerMessage,
     refineSteps: o.refine,
     ...(o.latencyAt !== undefined ? { latencyAt: o.latencyAt } : {}),
+    ...(o.runnerWindowMs !== undefined ? { runnerWindowMs: o.runnerWindowMs } : {}),
     bridge: {
       ...(o.bridgeLingerMs !== undefined ? { lingerMs: o.bridgeLingerMs } : {}),
       ...(o.bridgeMaxBatchRecords !== undefined ? { maxBatchRecords: o.bridgeMaxBatchRecords } : {}),
