@@ -10,8 +10,9 @@
  *  - first invoke: the first `handler(event)` on a Kinesis event of --records real Avro readings:
  *    lazy chunks, config, the SDK client, the schema registry, and the writes;
  *  - warm: the same event again in the same process.
- * The streams are a loopback stub that accepts every PutRecords at once (bench/lib/stub-kinesis.ts),
- * so the figures are code and SDK, not network. The bundles are built in a temporary directory with
+ * The streams are a loopback stub that accepts every PutRecords at once (bench/lib/stub-kinesis.ts)
+ * and the write function's Timestream is the local endpoint that speaks its JSON protocol
+ * (infra/local/timestream-endpoint.ts), so the figures are code and SDK, not network. The bundles are built in a temporary directory with
  * no node_modules above it, as on Lambda: anything left external that the code path needs fails.
  * Results: a table on stdout and bench/results/bundles-<date>.json. Exits 1 when a budget is broken.
  */
@@ -28,6 +29,7 @@ import { type KinesisIn, kinesisEvent } from '../functions/lib/events/build-even
 import { HEADER, type Reading } from '../functions/lib/reading.ts';
 import { STREAMS, type StreamName } from '../functions/lib/streams/types.ts';
 import { type BuiltBundle, buildBundles, type FunctionName } from '../infra/aws/bundle.ts';
+import { startTimestreamEndpoint } from '../infra/local/timestream-endpoint.ts';
 import { type ColdStartSample, measureColdStart, median } from './lib/cold-start.ts';
 import { startStubKinesis } from './lib/stub-kinesis.ts';
 
@@ -101,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
 
   const work = mkdtempSync(join(tmpdir(), 'iot-ingest-bundles-'));
   const stub = await startStubKinesis();
+  const timestream = await startTimestreamEndpoint({ tables: ['iot_ingest.readings'] });
   try {
     const bundles = await buildBundles({ outDir: join(work, 'bundles') });
     const registry = SchemaRegistry.load();
@@ -115,6 +118,10 @@ async function main(argv: string[]): Promise<number> {
       IOT_STORE: 'timestream',
       TIMESTREAM_DATABASE: 'iot_ingest',
       TIMESTREAM_TABLE: 'readings',
+      TIMESTREAM_ENDPOINT: timestream.url,
+      // The SDK signs every request; the local endpoint takes any key.
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
       LOG_LEVEL: 'warn',
     };
     const reports: BundleReport[] = [];
@@ -149,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
     return reports.every((r) => r.withinBudget) ? 0 : 1;
   } finally {
     await stub.close();
+    await timestream.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
