@@ -13,14 +13,14 @@
  *   npx tsx bench/bridge.ts --quick    # 100,000 (well under a minute)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STREAMS } from '../functions/lib/streams/types.ts';
 import { startKafkaMock } from '../infra/local/kafka-mock/kafka-mock.ts';
 import { startMosquitto } from '../infra/local/mosquitto-broker.ts';
-import { TS_LOADER } from './lib/child-bench.ts';
+import { saveBenchResult, TS_LOADER } from './lib/child-bench.ts';
 import { summariseProfile } from './lib/cpu-profile.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -168,10 +168,7 @@ try {
     bridgeStats: bridge.stats,
     bridgeProfile: profile,
   };
-  const dir = join(HERE, 'results');
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `bridge-${new Date().toISOString().slice(0, 10)}.json`);
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  const file = saveBenchResult('bridge', results);
   console.error(`  written ${file}`);
 } finally {
   await rm(profileDir, { recursive: true, force: true });

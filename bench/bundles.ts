@@ -16,10 +16,9 @@
  * no node_modules above it, as on Lambda: anything left external that the code path needs fails.
  * Results: a table on stdout and bench/results/bundles-<date>.json. Exits 1 when a budget is broken.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { wrapEnvelope } from '../functions/lib/codec/envelope.ts';
@@ -30,13 +29,12 @@ import { HEADER, type Reading } from '../functions/lib/reading.ts';
 import { STREAMS, type StreamName } from '../functions/lib/streams/types.ts';
 import { type BuiltBundle, buildBundles, type FunctionName } from '../infra/aws/bundle.ts';
 import { startTimestreamEndpoint } from '../infra/local/timestream-endpoint.ts';
+import { saveBenchResult } from './lib/child-bench.ts';
 import { type ColdStartSample, measureColdStart, median } from './lib/cold-start.ts';
 import { startStubKinesis } from './lib/stub-kinesis.ts';
 
 /** The budgets the README states. */
 export const BUDGETS = Object.freeze({ bundleBytes: 1024 * 1024, coldImportMs: 300 });
-
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 interface BundleReport {
   name: FunctionName;
@@ -203,15 +201,9 @@ function print(reports: readonly BundleReport[], options: { runs: number; record
 }
 
 function save(reports: readonly BundleReport[], options: { runs: number; records: number }): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
-  const file = join(RESULTS_DIR, `bundles-${date}.json`);
   const machine = { node: process.version, platform: process.platform, arch: process.arch };
-  writeFileSync(
-    file,
-    `${JSON.stringify({ date, machine, budgets: BUDGETS, ...options, functions: reports }, null, 2)}\n`,
-  );
-  return file;
+  return saveBenchResult('bundles', { date, machine, budgets: BUDGETS, ...options, functions: reports });
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -29,9 +29,8 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { Console } from 'node:console';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
@@ -57,10 +56,9 @@ import { DEFAULT_VALIDATE_OPTIONS, type ValidationSink, validateEach } from '../
 import { createValidateHandler } from '../functions/validate/handler.ts';
 import { createWriteHandler } from '../functions/write/handler.ts';
 import { DeviceSignal } from '../simulators/signals.ts';
-import { TS_LOADER } from './lib/child-bench.ts';
+import { saveBenchResult, TS_LOADER } from './lib/child-bench.ts';
 import { ratePerSecond } from './lib/measure.ts';
 
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 const DEVICES = 100;
 
 /**
@@ -433,9 +431,7 @@ async function main(): Promise<void> {
     goal: { hotPathVsJsonParse: 1.4, met: fused / jsonParse >= 1.4 },
   };
 
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `hot-path-${results.date.slice(0, 10)}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const file = saveBenchResult('hot-path', results);
 
   const table = new Table({
     head: ['path (one core, a process each)', 'records/s', 'ns/record', 'vs JSON.parse'],

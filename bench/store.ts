@@ -18,10 +18,9 @@
  *    five-minute buckets) written to Parquet.
  * Results: a table on stdout and bench/results/store-<date>.json (store-<date>.quick.json with --quick).
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Table from 'cli-table3';
 import { Command } from 'commander';
@@ -36,10 +35,9 @@ import { openDuckDbReader } from '../functions/lib/store/duckdb-reader.ts';
 import { DuckDbStore } from '../functions/lib/store/duckdb-store.ts';
 import { STREAMS } from '../functions/lib/streams/types.ts';
 import { createWriteHandler } from '../functions/write/handler.ts';
-import { benchResultFile } from './lib/child-bench.ts';
+import { saveBenchResult } from './lib/child-bench.ts';
 import { median } from './lib/cold-start.ts';
 
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 const DEVICES = 1_000;
 /** Generated readings: each device every 10 s, devices staggered by 10 ms. */
 const PERIOD_MS = 10_000;
@@ -336,10 +334,7 @@ function ms(t: Timing, note?: string): string {
 }
 
 function save(report: object, quick: boolean): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = benchResultFile('store', quick ? '.quick' : '');
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
+  return saveBenchResult('store', report, quick ? '.quick' : '');
 }
 
 function round(n: number): number {

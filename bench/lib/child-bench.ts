@@ -24,6 +24,17 @@ export function benchResultFile(name: string, suffix = ''): string {
 }
 
 /**
+ * Writes component bench `name`'s JSON to benchResultFile(name, suffix), where runChildBench reads
+ * it, creating bench/results if need be; returns the file's path.
+ */
+export function saveBenchResult(name: string, report: unknown, suffix = ''): string {
+  const file = benchResultFile(name, suffix);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+/**
  * Runs one component bench (bench/<name>.ts) in a fresh Node process, so each measures a process
  * of its own, and returns the JSON it wrote to `resultFile` (default `results/<name>-<date>.json`).
  */
