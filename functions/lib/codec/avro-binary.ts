@@ -433,3 +433,44 @@ export function encodeWithPrefix(
     throw new RejectedRecordError(code, `cannot encode ${what}: ${describeInvalidValue(type, value)}`, error);
   }
 }
+
+/** Largest scratch buffer kept between calls; a larger sequence gets a buffer of its own. */
+const MAX_SCRATCH_BYTES = 1 << 20;
+
+/**
+ * The Avro encodings of `values`, one after another, as a view of a reused buffer: valid only until
+ * the next encode call, so the caller copies it (a container's block is deflated or concatenated
+ * right away). One buffer for the whole sequence, where a Buffer per value cost an allocation and a
+ * copy each. `what(i)` names value i in the error.
+ */
+export function encodeSequence(
+  type: Type,
+  values: readonly unknown[],
+  what: (index: number) => string,
+  code: ErrorCode,
+): Buffer {
+  let buf = scratch;
+  let pos = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    try {
+      let end = type.encode(value, buf, pos);
+      if (end < 0) {
+        // `-end` more bytes were needed: grow to at least twice, keep what is written, write again.
+        const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, buf.length - end));
+        buf.copy(grown, 0, 0, pos);
+        buf = grown;
+        if (buf.length <= MAX_SCRATCH_BYTES) scratch = buf;
+        end = type.encode(value, buf, pos);
+      }
+      pos = end;
+    } catch (error) {
+      throw new RejectedRecordError(
+        code,
+        `cannot encode ${what(i)}: ${describeInvalidValue(type, value)}`,
+        error,
+      );
+    }
+  }
+  return buf.subarray(0, pos);
+}

