@@ -1,19 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  DOUBLE,
   type DuckDBAppender,
   type DuckDBConnection,
-  DuckDBDataChunk,
   DuckDBInstance,
   type DuckDBPreparedStatement,
-  type DuckDBVector,
-  VARCHAR,
 } from '@duckdb/node-api';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Alert } from '../codec/alert-codec.ts';
 import { errorMessage, IngestError } from '../errors.ts';
 import { copyToParquet, runReadQuery } from './duckdb-reader.ts';
+import { CHUNK_ROWS, StagingChunk } from './staging-chunk.ts';
 import type {
   ParquetExporter,
   QueryOptions,
@@ -64,7 +61,6 @@ export const ALERTS_DDL = `CREATE TABLE IF NOT EXISTS alerts (
 const READINGS_STAGING_DDL = `CREATE OR REPLACE TEMP TABLE readings_staging (
   device_id VARCHAR, ts_ms DOUBLE, seq DOUBLE, temperature DOUBLE, humidity DOUBLE, pressure DOUBLE,
   vibration DOUBLE, battery DOUBLE, tags_json VARCHAR, received_ms DOUBLE)`;
-const STAGING_TYPES = [VARCHAR, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR, DOUBLE];
 
 // $1 written_at, $2 and $3 the batch's lowest and highest device ts (ms). DISTINCT ON drops repeats
 // within the batch (redeliveries carry the same values, so which copy wins does not matter); the
@@ -100,8 +96,6 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE alerts.status = 'open' AND (excluded.status = 'resolved' OR excluded.repeats > alerts.repeats
   OR (excluded.repeats = alerts.repeats AND excluded.ts > alerts.ts))`;
 
-/** Rows per appended data chunk: DuckDB's vector size. */
-const CHUNK_ROWS = 2048;
 /** Readings one group commit takes at most; more waiting go in the next group. */
 const GROUP_MAX_READINGS = 20_000;
 
@@ -133,7 +127,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   private readonly readingsInsert: DuckDBPreparedStatement;
   private readonly alertsAppender: DuckDBAppender;
   private readonly alertsUpsert: DuckDBPreparedStatement;
-  private readonly chunk = DuckDBDataChunk.create(STAGING_TYPES);
+  private readonly staging = new StagingChunk();
   private readonly serial: LimitFunction = pLimit(1);
   /** Readings batches waiting; while it is not empty, one flushPending task is queued on `serial`. */
   private pending: PendingWrite[] = [];
@@ -319,38 +313,22 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       await this.writer.run('TRUNCATE readings_staging');
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
-      const chunk = this.chunk;
       // A cursor over the batches as one run of rows, cut into chunks of CHUNK_ROWS.
       let b = 0;
       let n = 0;
-      for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
-        const rows = Math.min(CHUNK_ROWS, total - offset);
-        chunk.reset();
-        chunk.rowCount = rows; // before the vectors: they are sized by it
-        const vectors = stagingVectors(chunk);
-        const [device, ts, seq, temperature, humidity, pressure, vibration, battery, tags, received] =
-          vectors;
-        for (let i = 0; i < rows; i++) {
-          while (n === batches[b]!.length) {
-            b++;
-            n = 0;
-          }
-          const r = batches[b]![n++]!;
-          if (r.ts < lo) lo = r.ts;
-          if (r.ts > hi) hi = r.ts;
-          device.setItem(i, r.deviceId);
-          ts.setItem(i, r.ts);
-          seq.setItem(i, r.seq);
-          temperature.setItem(i, r.temperature);
-          humidity.setItem(i, r.humidity);
-          pressure.setItem(i, r.pressure);
-          vibration.setItem(i, r.vibration);
-          battery.setItem(i, r.battery);
-          tags.setItem(i, r.tags === null ? null : JSON.stringify(r.tags));
-          received.setItem(i, r.receivedAt ?? null);
+      const next = (): StoredReading => {
+        while (n === batches[b]!.length) {
+          b++;
+          n = 0;
         }
-        for (const vector of vectors) vector.flush();
-        this.readingsAppender.appendDataChunk(chunk);
+        const r = batches[b]![n++]!;
+        if (r.ts < lo) lo = r.ts;
+        if (r.ts > hi) hi = r.ts;
+        return r;
+      };
+      for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
+        this.staging.fill(Math.min(CHUNK_ROWS, total - offset), next);
+        this.readingsAppender.appendDataChunk(this.staging.chunk);
       }
       this.readingsAppender.flushSync();
       const insert = this.readingsInsert;
@@ -406,25 +384,6 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       );
     }
   }
-}
-
-type StagingVectors = [
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-  DuckDBVector,
-];
-
-function stagingVectors(chunk: DuckDBDataChunk): StagingVectors {
-  const vectors: DuckDBVector[] = [];
-  for (let c = 0; c < STAGING_TYPES.length; c++) vectors.push(chunk.getColumnVector(c));
-  return vectors as StagingVectors;
 }
 
 function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {

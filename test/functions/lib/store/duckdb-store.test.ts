@@ -172,6 +172,25 @@ describe('DuckDbStore', () => {
     expect((await readBack(store)).map((r) => r.seq)).toEqual([3]);
   });
 
+  it('leaves nothing of a refused batch in the next one (null bits, values)', async () => {
+    // Prepare: the first row's metrics are null; the second row has no device id, so the batch is
+    // refused while its rows are being staged
+    const refused = [
+      aReading({ ts: T0, seq: 1, temperature: null, humidity: null, battery: null }),
+      { ...aReading({ ts: T0 + 1, seq: 2 }), deviceId: undefined as unknown as string },
+    ];
+    const next = aReading({ ts: T0 + 5, seq: 3, temperature: 21.5, humidity: 40, battery: 90 });
+
+    // Act
+    const failure = await store.writeReadings(refused).catch((error: unknown) => error);
+    const result = await store.writeReadings([next]);
+
+    // Assess
+    expect(failure).toMatchObject({ code: 'STORE_WRITE_FAILED' });
+    expect(result).toEqual({ written: 1, duplicates: 0 });
+    expect(await readBack(store)).toEqual([next]);
+  });
+
   describe('group commit', () => {
     /** `n` readings of `deviceId`, 1 s apart from `from`. */
     const series = (deviceId: string, n: number, from = 0) =>
