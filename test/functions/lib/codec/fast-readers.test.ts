@@ -8,7 +8,7 @@ import type { Schema, Type } from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { type AvroReader, compileSchema, decodeBody } from '../../../../functions/lib/codec/avro-binary.ts';
 import { SchemaRegistry } from '../../../../functions/lib/codec/schema-registry.ts';
-import { StringTable } from '../../../../functions/lib/codec/string-table.ts';
+import { BYPASS_LOOKUPS, StringTable, WINDOW } from '../../../../functions/lib/codec/string-table.ts';
 import { RejectedRecordError } from '../../../../functions/lib/errors.ts';
 import { Random } from '../../../../simulators/random.ts';
 
@@ -122,6 +122,34 @@ describe('StringTable', () => {
 
     // Assert
     expect(read).toEqual([...strings, ...strings]);
+  });
+
+  it('keeps a fleet that fits it, and steps aside for one that does not, then tries again', () => {
+    // Arrange
+    const table = new StringTable();
+    const ids = (count: number) => Array.from({ length: count }, (_, i) => Buffer.from(`gw-sensor-${i}`));
+    const small = ids(1_000);
+    const large = ids(40_000);
+    const read = (bufs: Buffer[], times: number) => {
+      const out: string[] = [];
+      for (let t = 0; t < times; t++) for (const buf of bufs) out.push(table.get(buf, 0, buf.length));
+      return out;
+    };
+
+    // Act
+    const smallRead = read(small, 20);
+    const afterSmall = { ...table.stats };
+    const largeRead = read(large, 2);
+    const afterLarge = { ...table.stats };
+    read(small, Math.ceil((BYPASS_LOOKUPS + 2 * WINDOW) / small.length));
+
+    // Assert: right strings throughout; the small fleet interned, the large one mostly bypassed
+    expect(smallRead).toEqual(Array.from({ length: 20 }, () => small.map(String)).flat());
+    expect(largeRead).toEqual([...large.map(String), ...large.map(String)]);
+    expect(afterSmall.bypassed).toBe(0);
+    expect(afterSmall.hits).toBeGreaterThan(0.9 * 20_000);
+    expect(afterLarge.bypassed).toBeGreaterThan(0.9 * 80_000);
+    expect(table.stats.hits - afterLarge.hits).toBeGreaterThan(0);
   });
 
   it('tells apart strings of equal length that differ in one byte, and the empty string', () => {
