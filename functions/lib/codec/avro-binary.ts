@@ -34,6 +34,11 @@ export interface Tap {
   _invalidate(): void;
 }
 
+/** avsc's writing entry point on a Type. */
+interface AvroWriter {
+  _write(tap: Tap, value: unknown): void;
+}
+
 /** Anything avsc can read a value with: a Type, or a Resolver from a writer type to a reader type. */
 export interface AvroReader {
   _read(tap: Tap): unknown;
@@ -176,6 +181,42 @@ class NullableDoubleType extends avsc.types.UnwrappedUnionType {
     return (avsc.types.UnwrappedUnionType.prototype as unknown as AvroReader)._read.call(this, tap) as
       | number
       | null;
+  }
+
+  /**
+   * Written the same way: the branch byte, then the double's 8 little-endian bytes. Past the
+   * buffer's end nothing is written and `tap.pos` still moves on, as avsc's Tap does, so `encode`
+   * reports the space missing. Anything but null or a number goes to avsc's own writer (its error).
+   */
+  _write(tap: Tap, value: unknown): void {
+    const buf = tap.buf;
+    const pos = tap.pos;
+    if (value === null) {
+      buf[pos] = 0;
+      tap.pos = pos + 1;
+      return;
+    }
+    if (typeof value !== 'number') {
+      (avsc.types.UnwrappedUnionType.prototype as unknown as AvroWriter)._write.call(this, tap, value);
+      return;
+    }
+    tap.pos = pos + 9;
+    if (pos + 9 > buf.length) return;
+    buf[pos] = 2;
+    if (!LITTLE_ENDIAN) {
+      buf.writeDoubleLE(value, pos + 1);
+      return;
+    }
+    DOUBLE[0] = value;
+    const bytes = DOUBLE_BYTES;
+    buf[pos + 1] = bytes[0]!;
+    buf[pos + 2] = bytes[1]!;
+    buf[pos + 3] = bytes[2]!;
+    buf[pos + 4] = bytes[3]!;
+    buf[pos + 5] = bytes[4]!;
+    buf[pos + 6] = bytes[5]!;
+    buf[pos + 7] = bytes[6]!;
+    buf[pos + 8] = bytes[7]!;
   }
 }
 

@@ -110,6 +110,59 @@ describe('the hot-path readers against avsc', () => {
   });
 });
 
+describe('the hot-path metric writer against avsc', () => {
+  it("encodes 5,000 random readings to avsc's exact bytes, and into buffers too small as avsc does", () => {
+    // Arrange
+    const random = new Random(11);
+    const readings = Array.from({ length: 5_000 }, () => randomReading(random));
+
+    // Act: whole, then into a buffer one byte short and one a third of the size
+    const encode = (type: Type, reading: unknown, size: number) => {
+      const buf = Buffer.alloc(size);
+      const end = type.encode(reading, buf, 0);
+      return { end, bytes: end > 0 ? buf.subarray(0, end).toString('hex') : '' };
+    };
+    const whole = readings.map((r) => fast.toBuffer(r).toString('hex'));
+    const short = readings.flatMap((r) => {
+      const size = plain.toBuffer(r).length;
+      return [encode(fast, r, size - 1), encode(fast, r, Math.floor(size / 3))];
+    });
+
+    // Assert
+    expect(whole).toEqual(readings.map((r) => plain.toBuffer(r).toString('hex')));
+    expect(short).toEqual(
+      readings.flatMap((r) => {
+        const size = plain.toBuffer(r).length;
+        return [encode(plain, r, size - 1), encode(plain, r, Math.floor(size / 3))];
+      }),
+    );
+    expect(short.every((s) => s.end < 0)).toBe(true);
+  });
+
+  it.each([
+    ['a string', 'warm'],
+    ['undefined', undefined],
+    ['a boolean', true],
+  ])('refuses a metric that is %s, as avsc does', (_, value) => {
+    // Arrange
+    const reading = { ...randomReading(new Random(3)), temperature: value };
+
+    // Act
+    const fastError = (() => {
+      try {
+        fast.toBuffer(reading);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'encoded';
+    })();
+
+    // Assert
+    expect(fastError).not.toBe('encoded');
+    expect(() => plain.toBuffer(reading)).toThrow(fastError);
+  });
+});
+
 describe('StringTable', () => {
   it('gives back each string right when far more distinct strings than slots pass through it', () => {
     // Arrange
