@@ -238,6 +238,25 @@ describe('memory', () => {
     expect(engine.stats).toMatchObject({ devices: 1, departed: 0, openIncidents: 0 });
   });
 
+  it('admits afresh a device that left memory when it is heard again right after its old neighbour', () => {
+    // Prepare: dev-a and dev-b report in turn (so they hold consecutive slots), then dev-b is quiet
+    // for 5 minutes, past the 2-minute eviction, then both report in turn again
+    const engine = new DetectEngine(testProfiles(shortEviction));
+    const a = cleanSeries({ deviceId: 'dev-a', count: 600 });
+    const b = withAnomaly(cleanSeries({ deviceId: 'dev-b', count: 600, seed: 2 }), 200, 500, () => null);
+    const before = run(engine, [...a.slice(0, 500), ...b.slice(0, 200)]);
+    const whileAway = engine.stats;
+
+    // Act: run() keeps dev-a first at equal timestamps, so each dev-b reading follows a dev-a one
+    const after = run(engine, [...a.slice(500), ...b.slice(200)]);
+
+    // Assess
+    expect(whileAway).toMatchObject({ devices: 1, evicted: 1, departed: 1 });
+    expect(summary(before)).toEqual([`open dev-b/*/silence @${199 * SECOND + SILENCE_MS}`]);
+    expect(after.map((x) => `${x.status} ${x.deviceId} ${x.rule}`)).toEqual(['resolved dev-b silence']);
+    expect(engine.stats).toMatchObject({ devices: 2, departed: 0, openIncidents: 0 });
+  });
+
   it('keeps at most maxDevices, letting the least recently heard from go first', () => {
     // Prepare
     const engine = new DetectEngine(testProfiles(), { maxDevices: 100 });
