@@ -171,6 +171,7 @@ function checkReading(r: Reading, bounds: TimeBounds): void {
   if (
     idLength > 0 &&
     idLength <= 128 &&
+    !r.deviceId.includes('\u0000') &&
     ts >= bounds.earliest &&
     ts <= bounds.latest &&
     Number.isSafeInteger(ts) &&
@@ -195,6 +196,8 @@ function whyInvalid(r: Reading, { now, earliest, latest, options }: TimeBounds):
   const invalid = (message: string) => new RejectedRecordError('READING_INVALID', message);
   if (r.deviceId.length === 0 || r.deviceId.length > 128)
     return invalid('deviceId must be 1 to 128 characters');
+  // A store's C interface (DuckDB's among them) ends a string at NUL: two ids would become one.
+  if (r.deviceId.includes('\u0000')) return invalid('deviceId must not contain a NUL character (U+0000)');
   if (!Number.isSafeInteger(r.ts) || r.ts > latest) {
     return invalid(
       `ts ${r.ts} is more than ${options.maxFutureMs} ms ahead of the clock (${now}); check the device's clock`,

@@ -210,6 +210,12 @@ describe('validateRecords', () => {
         JSON.stringify(reading({ deviceId: '' })),
         'READING_INVALID',
       ],
+      [
+        'a gateway sensor id holding a NUL character',
+        'gateways/gw-1/telemetry',
+        (reg) => encodeReadingContainer([reading({ deviceId: 'dev-\u0000a' })], reg),
+        'READING_INVALID',
+      ],
       ['an empty payload on no device topic', 'telemetry/a/b', '', 'TOPIC_INVALID'],
       ['an empty payload', 'telemetry/dev-1', '', 'PAYLOAD_EMPTY'],
       ['bytes that are no reading', 'telemetry/dev-1', 'hello', 'PAYLOAD_UNRECOGNISED'],
