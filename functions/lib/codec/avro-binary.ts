@@ -446,12 +446,34 @@ export function formatValue(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
-let scratch = Buffer.allocUnsafe(8192);
+const SCRATCH_BYTES = 8192;
+/** Largest scratch buffer kept between calls; a larger one is dropped once the call is done. */
+const MAX_SCRATCH_BYTES = 1 << 20;
+let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 /**
- * `prefix` followed by the Avro encoding of `value`, in a new exactly-sized Buffer. The body is
- * written into a reused scratch buffer and copied once; bodies that do not fit are written straight
- * into a buffer of the right size.
+ * Encodes `value` into the scratch buffer at `pos` and returns where it ends. When it does not
+ * fit, the scratch buffer is replaced by one at least twice as large, keeping its first `pos`
+ * bytes, and the value is written again.
+ */
+function encodeIntoScratch(type: Type, value: unknown, pos: number): number {
+  const end = type.encode(value, scratch, pos);
+  if (end >= 0) return end;
+  // `-end` more bytes were needed.
+  const grown = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+  scratch.copy(grown, 0, 0, pos);
+  scratch = grown;
+  return type.encode(value, scratch, pos);
+}
+
+/** After a call that grew the scratch buffer past MAX_SCRATCH_BYTES: a small one again. */
+function boundScratch(): void {
+  if (scratch.length > MAX_SCRATCH_BYTES) scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+}
+
+/**
+ * `prefix` followed by the Avro encoding of `value`, in a new exactly-sized Buffer: written into the
+ * reused scratch buffer and copied once.
  */
 export function encodeWithPrefix(
   type: Type,
@@ -460,29 +482,24 @@ export function encodeWithPrefix(
   what: string,
   code: ErrorCode,
 ): Buffer<ArrayBuffer> {
+  let end: number;
   try {
     prefix.copy(scratch, 0);
-    const end = type.encode(value, scratch, prefix.length);
-    if (end > 0) return Buffer.from(scratch.subarray(0, end));
-    const exact = Buffer.allocUnsafe(scratch.length - end);
-    prefix.copy(exact, 0);
-    type.encode(value, exact, prefix.length);
-    if (exact.length > scratch.length && exact.length <= 1 << 20)
-      scratch = Buffer.allocUnsafe(exact.length * 2);
-    return exact;
+    end = encodeIntoScratch(type, value, prefix.length); // may replace `scratch`
   } catch (error) {
+    boundScratch();
     throw new RejectedRecordError(code, `cannot encode ${what}: ${describeInvalidValue(type, value)}`, error);
   }
+  const bytes = Buffer.from(scratch.subarray(0, end));
+  boundScratch();
+  return bytes;
 }
 
-/** Largest scratch buffer kept between calls; a larger sequence gets a buffer of its own. */
-const MAX_SCRATCH_BYTES = 1 << 20;
-
 /**
- * The Avro encodings of `values`, one after another, as a view of a reused buffer: valid only until
- * the next encode call, so the caller copies it (a container's block is deflated or concatenated
- * right away). One buffer for the whole sequence, where a Buffer per value cost an allocation and a
- * copy each. `what(i)` names value i in the error.
+ * The Avro encodings of `values`, one after another, as a view of the reused scratch buffer: valid
+ * only until the next encode call, so the caller copies it (a container's block is deflated or
+ * concatenated right away). One buffer for the whole sequence, where a Buffer per value cost an
+ * allocation and a copy each. `what(i)` names value i in the error.
  */
 export function encodeSequence(
   type: Type,
@@ -490,28 +507,20 @@ export function encodeSequence(
   what: (index: number) => string,
   code: ErrorCode,
 ): Buffer {
-  let buf = scratch;
   let pos = 0;
   for (let i = 0; i < values.length; i++) {
-    const value = values[i];
     try {
-      let end = type.encode(value, buf, pos);
-      if (end < 0) {
-        // `-end` more bytes were needed: grow to at least twice, keep what is written, write again.
-        const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, buf.length - end));
-        buf.copy(grown, 0, 0, pos);
-        buf = grown;
-        if (buf.length <= MAX_SCRATCH_BYTES) scratch = buf;
-        end = type.encode(value, buf, pos);
-      }
-      pos = end;
+      pos = encodeIntoScratch(type, values[i], pos);
     } catch (error) {
+      boundScratch();
       throw new RejectedRecordError(
         code,
-        `cannot encode ${what(i)}: ${describeInvalidValue(type, value)}`,
+        `cannot encode ${what(i)}: ${describeInvalidValue(type, values[i])}`,
         error,
       );
     }
   }
-  return buf.subarray(0, pos);
+  const view = scratch.subarray(0, pos);
+  boundScratch(); // the view keeps its own buffer alive
+  return view;
 }
