@@ -85,10 +85,22 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     topic: string,
     into: Received[],
     onJoin?: (partitions: number[]) => void,
+    events?: string[],
   ): Promise<Consumer> => {
     const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...CONSUMER_TIMINGS });
     cleanups.push(() => c.disconnect());
     if (onJoin) c.on(c.events.GROUP_JOIN, (event) => onJoin(event.payload.memberAssignment[topic] ?? []));
+    if (events) {
+      // What the member went through, for a failure message: joins, rebalances, crashes, timeouts.
+      const started = Date.now();
+      for (const name of ['GROUP_JOIN', 'REBALANCING', 'CRASH', 'STOP', 'REQUEST_TIMEOUT'] as const) {
+        c.on(c.events[name], (event: { type: string; payload: unknown }) =>
+          events.push(
+            `+${Date.now() - started} ms ${event.type} ${JSON.stringify(event.payload).slice(0, 160)}`,
+          ),
+        );
+      }
+    }
     await c.connect();
     await c.subscribe({ topic, fromBeginning: true });
     await c.run({
@@ -157,13 +169,26 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     const a: Received[] = [];
     const b: Received[] = [];
     const assignment = new Map<string, number[]>();
-    await consumer('split', 'telemetry.test', a, (partitions) => assignment.set('member-0', partitions));
+    const events = { 'member-0': [] as string[], 'member-1': [] as string[] };
+    await consumer(
+      'split',
+      'telemetry.test',
+      a,
+      (partitions) => assignment.set('member-0', partitions),
+      events['member-0'],
+    );
     await waitFor(
       () => (assignment.get('member-0') ?? []).length === 4,
       15_000,
       'the first member to hold all 4',
     );
-    await consumer('split', 'telemetry.test', b, (partitions) => assignment.set('member-1', partitions));
+    await consumer(
+      'split',
+      'telemetry.test',
+      b,
+      (partitions) => assignment.set('member-1', partitions),
+      events['member-1'],
+    );
     const settled = (): boolean => {
       const [pa, pb] = [assignment.get('member-0') ?? [], assignment.get('member-1') ?? []];
       return pa.length > 0 && pb.length > 0 && new Set([...pa, ...pb]).size === pa.length + pb.length;
@@ -171,7 +196,9 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     await waitFor(
       settled,
       60_000,
-      () => `both members to hold disjoint partitions (last assignments: ${JSON.stringify([...assignment])})`,
+      () =>
+        `both members to hold disjoint partitions (last assignments: ${JSON.stringify([...assignment])}; ` +
+        `events: ${JSON.stringify(events)})`,
     );
 
     // Act: produce only once the group is stable, so neither member can drain everything alone.
