@@ -123,9 +123,9 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   readonly path: string;
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
-  private readonly readingsAppender: DuckDBAppender;
+  private readonly readingsStaging: StagingTable;
   private readonly readingsInsert: DuckDBPreparedStatement;
-  private readonly alertsAppender: DuckDBAppender;
+  private readonly alertsStaging: StagingTable;
   private readonly alertsUpsert: DuckDBPreparedStatement;
   private readonly staging = new StagingChunk();
   private readonly serial: LimitFunction = pLimit(1);
@@ -140,18 +140,18 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     instance: DuckDBInstance,
     writer: DuckDBConnection,
     statements: {
-      readingsAppender: DuckDBAppender;
+      readingsStaging: StagingTable;
       readingsInsert: DuckDBPreparedStatement;
-      alertsAppender: DuckDBAppender;
+      alertsStaging: StagingTable;
       alertsUpsert: DuckDBPreparedStatement;
     },
   ) {
     this.path = path;
     this.instance = instance;
     this.writer = writer;
-    this.readingsAppender = statements.readingsAppender;
+    this.readingsStaging = statements.readingsStaging;
     this.readingsInsert = statements.readingsInsert;
-    this.alertsAppender = statements.alertsAppender;
+    this.alertsStaging = statements.alertsStaging;
     this.alertsUpsert = statements.alertsUpsert;
   }
 
@@ -169,12 +169,15 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
         options.memoryLimit !== undefined ? { memory_limit: options.memoryLimit } : undefined,
       );
       const writer = await instance.connect();
-      for (const ddl of [READINGS_DDL, ALERTS_DDL, READINGS_STAGING_DDL, ALERTS_STAGING_DDL])
-        await writer.run(ddl);
+      for (const ddl of [READINGS_DDL, ALERTS_DDL]) await writer.run(ddl);
+      const readingsStaging = new StagingTable(writer, 'readings_staging', READINGS_STAGING_DDL);
+      const alertsStaging = new StagingTable(writer, 'alerts_staging', ALERTS_STAGING_DDL);
+      await readingsStaging.replace();
+      await alertsStaging.replace();
       return new DuckDbStore(path, instance, writer, {
-        readingsAppender: await writer.createAppender('readings_staging', 'main', 'temp'),
+        readingsStaging,
         readingsInsert: await writer.prepare(READINGS_INSERT),
-        alertsAppender: await writer.createAppender('alerts_staging', 'main', 'temp'),
+        alertsStaging,
         alertsUpsert: await writer.prepare(ALERTS_UPSERT),
       });
     } catch (cause) {
@@ -231,8 +234,8 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       if (this.closed) return;
       this.closed = true;
       try {
-        this.readingsAppender.closeSync();
-        this.alertsAppender.closeSync();
+        this.readingsStaging.close();
+        this.alertsStaging.close();
         this.readingsInsert.destroySync();
         this.alertsUpsert.destroySync();
         if (this.path !== ':memory:') await this.writer.run('CHECKPOINT');
@@ -310,7 +313,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
     this.assertOpen(total);
     if (total === 0) return 0;
     try {
-      await this.writer.run('TRUNCATE readings_staging');
+      const appender = await this.readingsStaging.replace();
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
       // A cursor over the batches as one run of rows, cut into chunks of CHUNK_ROWS.
@@ -328,9 +331,9 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       };
       for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
         this.staging.fill(Math.min(CHUNK_ROWS, total - offset), next);
-        this.readingsAppender.appendDataChunk(this.staging.chunk);
+        appender.appendDataChunk(this.staging.chunk);
       }
-      this.readingsAppender.flushSync();
+      appender.flushSync();
       const insert = this.readingsInsert;
       insert.bindDouble(1, Date.now());
       insert.bindDouble(2, lo);
@@ -338,7 +341,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       this.counters.readingInserts++;
       return (await insert.run()).rowsChanged;
     } catch (cause) {
-      this.readingsAppender.clear();
+      this.readingsStaging.clear();
       throw writeFailed(`${total} readings`, this.path, cause);
     }
   }
@@ -346,9 +349,8 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
   private readonly appendAlerts = async (alerts: readonly Alert[]): Promise<WriteResult> => {
     this.assertOpen(alerts.length);
     if (alerts.length === 0) return { written: 0, duplicates: 0 };
-    const appender = this.alertsAppender;
     try {
-      await this.writer.run('TRUNCATE alerts_staging');
+      const appender = await this.alertsStaging.replace();
       // Alerts are few (one per incident change), so the simple row-at-a-time appender is enough.
       for (const a of alerts) {
         appender.appendVarchar(a.id);
@@ -371,7 +373,7 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       const written = (await this.alertsUpsert.run()).rowsChanged;
       return { written, duplicates: alerts.length - written };
     } catch (cause) {
-      appender.clear();
+      this.alertsStaging.clear();
       throw writeFailed(`${alerts.length} alerts`, this.path, cause);
     }
   };
@@ -382,6 +384,61 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
         'STORE_WRITE_FAILED',
         `Cannot write ${count} records: the DuckDB store ${this.path} is closed.`,
       );
+    }
+  }
+}
+
+/**
+ * A connection-local temp table that each write fills afresh through an appender. It is replaced
+ * (CREATE OR REPLACE) before each write rather than emptied: DuckDB 1.5 keeps a truncated temp
+ * table's deleted rows (a table's space comes back at checkpoint, and temp tables are never
+ * checkpointed), so with TRUNCATE the process grew by ~90 bytes for every row ever staged (1.8 GB
+ * after 15 M rows of 5,000-row batches) and each truncate and each scan of the table grew with it
+ * (1.6 ms and 2.1 ms per 5,000-row batch after 500 batches, 8.7 and 9.2 ms after 3,000). A
+ * replacement costs ~0.9 ms at any age, appender included.
+ *
+ * The replacement is part of the writer's transaction: a rollback brings back the table it
+ * replaced, which the current appender does not point at. So every write replaces the table and
+ * takes a new appender, and none reuses an appender across writes.
+ */
+class StagingTable {
+  readonly #writer: DuckDBConnection;
+  readonly #name: string;
+  readonly #ddl: string;
+  #appender: DuckDBAppender | undefined;
+
+  constructor(writer: DuckDBConnection, name: string, ddl: string) {
+    this.#writer = writer;
+    this.#name = name;
+    this.#ddl = ddl;
+  }
+
+  /** An empty table and an appender to it. */
+  async replace(): Promise<DuckDBAppender> {
+    this.close();
+    await this.#writer.run(this.#ddl);
+    this.#appender = await this.#writer.createAppender(this.#name, 'main', 'temp');
+    return this.#appender;
+  }
+
+  /** Drops rows appended but not flushed. */
+  clear(): void {
+    try {
+      this.#appender?.clear();
+    } catch {
+      // An appender whose table a rollback removed has nothing worth keeping.
+    }
+  }
+
+  /** Closes the appender without flushing: a write flushes its rows itself, before its INSERT. */
+  close(): void {
+    this.clear();
+    const appender = this.#appender;
+    this.#appender = undefined;
+    try {
+      appender?.closeSync();
+    } catch {
+      // As in clear(): its table may be gone, and it holds no rows.
     }
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../../functions/lib/codec/alert-codec.ts';
 import { IngestError } from '../../../../functions/lib/errors.ts';
@@ -189,6 +190,30 @@ describe('DuckDbStore', () => {
     expect(failure).toMatchObject({ code: 'STORE_WRITE_FAILED' });
     expect(result).toEqual({ written: 1, duplicates: 0 });
     expect(await readBack(store)).toEqual([next]);
+  });
+
+  it('holds no more than the last batch in its staging tables, however many it wrote', async () => {
+    // Prepare: 40 readings batches and 40 alert batches, one after the other
+    for (let b = 0; b < 40; b++) {
+      await store.writeReadings(
+        Array.from({ length: 100 }, (_, i) => aReading({ ts: T0 + b * 1000 + i, seq: b * 100 + i })),
+      );
+      await store.writeAlerts([anAlert({ id: `inc-${b}`, repeats: b })]);
+    }
+
+    // Act: the staging tables are the writer connection's own (temp), so only it sees them. Their
+    // estimated size counts rows deleted but still held, which a table emptied with TRUNCATE keeps.
+    const writer = (store as unknown as { writer: DuckDBConnection }).writer;
+    const tables = await writer.runAndReadAll(
+      `SELECT table_name, estimated_size FROM duckdb_tables() WHERE temporary ORDER BY table_name`,
+    );
+
+    // Assess
+    expect(tables.getRowObjectsJson()).toEqual([
+      { table_name: 'alerts_staging', estimated_size: '1' },
+      { table_name: 'readings_staging', estimated_size: '100' },
+    ]);
+    expect(await readBack(store)).toHaveLength(4_000);
   });
 
   describe('group commit', () => {
