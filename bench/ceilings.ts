@@ -14,15 +14,17 @@ export interface StreamCeiling {
 
 /**
  * The stream's own ceiling: raw produce calls of ~80-byte records with headers, in batches of 500
- * with 4 in flight, through the same producer classes the bridge uses (acks=all on Kafka).
+ * with 4 in flight, through the same producer classes the bridge uses (acks=all on Kafka), into a
+ * Kafka mock cluster of `kafkaBrokers`.
  */
 export async function measureStreamCeiling(
   stream: 'kafka' | 'kinesis',
   seconds: number,
+  kafkaBrokers = 1,
 ): Promise<StreamCeiling> {
   const services = await startLocalServices({
     broker: false,
-    kafka: stream === 'kafka',
+    kafka: stream === 'kafka' && { brokers: kafkaBrokers },
     kinesis: stream === 'kinesis',
   });
   let producer: StreamProducer;

@@ -35,6 +35,10 @@ export interface E2eOptions {
    * time a fetch with nothing to return is held (bench/run.ts says why its Kafka runs set 10).
    */
   runnerWindowMs?: number;
+  /** Brokers in the Kafka mock cluster (default 1; bench/run.ts says why its runs use 3). */
+  kafkaBrokers?: number;
+  /** The runner's DuckDB threads (default DuckDB's, one per core; bench/run.ts says why its runs use 1). */
+  duckdbThreads?: number;
   /** After the first rate not sustained, this many steps halving the gap to the last one that was (default 0). */
   refineSteps?: number;
   /**
@@ -89,6 +93,13 @@ export interface E2eResult {
   broker: string;
   mode: string;
   readingsPerMessage: number;
+  /** How the run was set up beyond the defaults: what bench/run.ts sets, or the command line. */
+  settings: {
+    bridge: BridgeBatching;
+    runnerWindowMs?: number;
+    kafkaBrokers?: number;
+    duckdbThreads?: number;
+  };
   steps: E2eStep[];
   /** Highest target rate that every acknowledged reading reached the store at, with the pipeline keeping up. */
   maxSustainedRate: number;
@@ -161,6 +172,8 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     mode,
     dataDir,
     mqttPort: 0,
+    ...(options.kafkaBrokers !== undefined ? { kafkaBrokers: options.kafkaBrokers } : {}),
+    ...(options.duckdbThreads !== undefined ? { duckdbThreads: options.duckdbThreads } : {}),
     ...(options.runnerWindowMs !== undefined ? { batchingWindowSeconds: options.runnerWindowMs / 1000 } : {}),
   });
   const bridge = await startBridgeProcess(pipeline, options.bridge ?? {}).catch(async (error: unknown) => {
@@ -172,6 +185,12 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     broker,
     mode,
     readingsPerMessage: perMessage,
+    settings: {
+      bridge: options.bridge ?? {},
+      ...(options.runnerWindowMs !== undefined ? { runnerWindowMs: options.runnerWindowMs } : {}),
+      ...(options.kafkaBrokers !== undefined ? { kafkaBrokers: options.kafkaBrokers } : {}),
+      ...(options.duckdbThreads !== undefined ? { duckdbThreads: options.duckdbThreads } : {}),
+    },
     steps: [],
     maxSustainedRate: 0,
     runnerPeakRssBytes: 0,
@@ -386,6 +405,8 @@ async function main(argv: string[]): Promise<number> {
       "the runner's MaximumBatchingWindowInSeconds in ms; on Kafka how long an empty fetch is held (default 50)",
       positiveNumber,
     )
+    .option('--kafka-brokers <n>', 'brokers in the Kafka mock cluster (default 1)', positiveInt)
+    .option('--duckdb-threads <n>', "the runner's DuckDB threads (default one per core)", positiveInt)
     .option(
       '--readings-per-message <n>',
       'gateway mode: readings per MQTT message (0 = one each)',
@@ -415,6 +436,8 @@ async function main(argv: string[]): Promise<number> {
     bridgeLingerMs?: number;
     bridgeMaxBatchRecords?: number;
     runnerWindowMs?: number;
+    kafkaBrokers?: number;
+    duckdbThreads?: number;
     refine: number;
     latencyAt?: number;
     out?: string;
@@ -429,6 +452,8 @@ async function main(argv: string[]): Promise<number> {
     refineSteps: o.refine,
     ...(o.latencyAt !== undefined ? { latencyAt: o.latencyAt } : {}),
     ...(o.runnerWindowMs !== undefined ? { runnerWindowMs: o.runnerWindowMs } : {}),
+    ...(o.kafkaBrokers !== undefined ? { kafkaBrokers: o.kafkaBrokers } : {}),
+    ...(o.duckdbThreads !== undefined ? { duckdbThreads: o.duckdbThreads } : {}),
     bridge: {
       ...(o.bridgeLingerMs !== undefined ? { lingerMs: o.bridgeLingerMs } : {}),
       ...(o.bridgeMaxBatchRecords !== undefined ? { maxBatchRecords: o.bridgeMaxBatchRecords } : {}),

@@ -52,7 +52,27 @@ const KAFKA_BENCH_BRIDGE: BridgeBatching = { lingerMs: KAFKA_BENCH_LINGER_MS, ma
  * pipeline, two runs each, 2026-11-23): at 50 ms p99 199 and 200 ms (bridge to store p50 111 and
  * 106, p99 181 and 180); at 10 ms p99 157 and 184 ms (bridge to store p50 85 and 88, p99 143 and 149).
  */
-const KAFKA_BENCH = { bridge: KAFKA_BENCH_BRIDGE, runnerWindowMs: 10 };
+/**
+ * Brokers in the Kafka mock cluster of the Kafka runs and the Kafka ceiling. kafkajs fetches each
+ * broker's partitions in one request and fetches again only when every batch of it is done, and
+ * the mock returns one produce batch per partition per fetch; with one broker the runner therefore
+ * worked in lockstep: fetch, validate every partition's batch, wait for the store's one write of
+ * them, fetch again, with the store idle while the runner worked and the reverse (store busy 55%,
+ * runner main thread 28%, machine 145% of 200% at 150,000 gateway readings/s, 2026-11-23, and a
+ * backlog growing by 10,000 readings/s). A cluster as deployed has three brokers or more (a
+ * replication factor of 3 needs them), and with three the fetches of different brokers overlap
+ * with each other's writes. bench/e2e.ts gateway runs (15 s steps, DuckDB on 1 thread, 2026-11-23):
+ * with one broker 175,000/s did not keep up (drain 1,067 ms); with three it did in both runs
+ * (drains 114 and 126 ms), and 200,000/s in one (767 ms; the other drained in 1,117 ms).
+ */
+const KAFKA_BENCH_BROKERS = 3;
+const KAFKA_BENCH = { bridge: KAFKA_BENCH_BRIDGE, runnerWindowMs: 10, kafkaBrokers: KAFKA_BENCH_BROKERS };
+/**
+ * The runner's DuckDB threads in every end-to-end run. Simulator, broker, bridge, stream and runner
+ * share this machine's cores; DuckDB's writes take as long on one thread as on two, for 20-25% less
+ * CPU (DuckDbSettings.threads), which the rest of the pipeline then has.
+ */
+const E2E_RUNNER = { duckdbThreads: 1 };
 
 /** What `--quick` runs: enough to catch a lost reading, in under a minute. */
 export const QUICK_SECTIONS: readonly Section[] = ['micro', 'e2e', 'gateway'];
@@ -121,7 +141,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   if (want('ceilings')) {
     for (const stream of ['kafka', 'kinesis'] as const) {
       log(`ceiling: raw produce into ${stream}`);
-      const c = await measureStreamCeiling(stream, quick ? 2 : 8);
+      const c = await measureStreamCeiling(stream, quick ? 2 : 8, KAFKA_BENCH_BROKERS);
       ceilings[`${stream}ProducePerSec`] = c.recordsPerSec;
       log(`  ${fmt(c.recordsPerSec)} records/s`);
     }
@@ -155,6 +175,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         stepSeconds: quick ? 4 : 15,
         refineSteps: quick ? 0 : 2,
         ...(stream === 'kafka' ? KAFKA_BENCH : {}),
+        ...E2E_RUNNER,
         log,
       });
       tally(stream, e2e[stream]);
@@ -168,6 +189,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         mode: 'mappings',
         rates: [1_000, 2_000, 3_000, 5_000, 8_000, 12_000, 16_000],
         ...KAFKA_BENCH,
+        ...E2E_RUNNER,
         stepSeconds: 15,
         refineSteps: 2,
         log,
@@ -195,6 +217,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       refineSteps: quick ? 0 : 2,
       readingsPerMessage: 100,
       ...KAFKA_BENCH,
+      ...E2E_RUNNER,
       log,
     });
     tally('gateway', gateway);
@@ -343,6 +366,8 @@ async function runE2eChild(options: E2eOptions): Promise<E2eResult> {
     String(options.refineSteps ?? 0),
     ...batchingArgs(options.bridge ?? {}, 'bridge-'),
     ...(options.runnerWindowMs !== undefined ? ['--runner-window-ms', String(options.runnerWindowMs)] : []),
+    ...(options.kafkaBrokers !== undefined ? ['--kafka-brokers', String(options.kafkaBrokers)] : []),
+    ...(options.duckdbThreads !== undefined ? ['--duckdb-threads', String(options.duckdbThreads)] : []),
     ...(options.latencyAt !== undefined ? ['--latency-at', String(options.latencyAt)] : []),
     '--out',
     out,

@@ -16,6 +16,7 @@ interface StartOptions {
   simulator: boolean;
   dataDir: string;
   duckdbMemoryLimit?: string;
+  duckdbThreads?: string;
   duration?: number;
   statsInterval: number;
 }
@@ -55,6 +56,11 @@ export async function startCommand(argv: string[]): Promise<number> {
       "DuckDB's memory limit, e.g. 256MB (default: DUCKDB_MEMORY_LIMIT, else DuckDB's own: 80% of RAM)",
       process.env.DUCKDB_MEMORY_LIMIT,
     )
+    .option(
+      '--duckdb-threads <n>',
+      'threads DuckDB runs a statement on; 1 leaves the other cores to the pipeline (default: DUCKDB_THREADS, else one per core)',
+      process.env.DUCKDB_THREADS,
+    )
     .option('--duration <seconds>', 'stop by itself after this many seconds', positiveInt)
     .option('--stats-interval <seconds>', 'seconds between live stats lines', positiveNumber, 2)
     .addHelpText(
@@ -82,6 +88,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       mode: options.mode,
       dataDir,
       duckdbMemoryLimit: options.duckdbMemoryLimit,
+      duckdbThreads: options.duckdbThreads,
       // Each device's interval is learned from its readings, but until its second reading a
       // device is judged by the profile (1 s): a fleet slower than 1 Hz would raise one silence
       // alert per device at start, and flatline needs the profile's interval. The simulated

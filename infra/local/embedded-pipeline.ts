@@ -30,6 +30,8 @@ export interface EmbeddedPipelineOptions {
   /** MQTT port; 0 or absent picks a free one. */
   mqttPort?: number;
   stream?: StreamKind;
+  /** Brokers in the local Kafka mock cluster (default 1). */
+  kafkaBrokers?: number;
   dataDir: string;
   /** Keep Kinesis data on disk (npm start) so checkpoints stay valid across restarts. */
   persistentStreams?: boolean;
@@ -43,6 +45,8 @@ export interface EmbeddedPipelineOptions {
   expectedIntervalMs?: number;
   /** DuckDB's memory_limit (e.g. "256MB"); absent, DuckDB's own default (80% of RAM). */
   duckdbMemoryLimit?: string | undefined;
+  /** DuckDB's threads (a string is checked as DUCKDB_THREADS is); absent, DuckDB's own default (one per core). */
+  duckdbThreads?: number | string | undefined;
   /** `mappings` (default): validate, detect, write, each its own mapping; `fused`: one consumer, no telemetry.valid. */
   mode?: 'mappings' | 'fused';
   /** MaximumBatchingWindowInSeconds of every mapping (default the topology's, 0.05); on Kafka the fetch's wait. */
@@ -114,7 +118,7 @@ export async function startEmbeddedRunner(options: EmbeddedPipelineOptions): Pro
     broker: options.broker ?? 'aedes',
     ...(options.mqttPort !== undefined ? { mqttPort: options.mqttPort } : {}),
     kinesis: stream === 'kinesis',
-    kafka: stream === 'kafka',
+    kafka: stream === 'kafka' && { brokers: options.kafkaBrokers ?? 1 },
     dataDir: options.dataDir,
     persistentStreams: options.persistentStreams ?? false,
   });
@@ -132,12 +136,13 @@ export async function startEmbeddedRunner(options: EmbeddedPipelineOptions): Pro
       ...streamEnv,
       IOT_DATA_DIR: options.dataDir,
       ...(options.duckdbMemoryLimit !== undefined ? { DUCKDB_MEMORY_LIMIT: options.duckdbMemoryLimit } : {}),
+      ...(options.duckdbThreads !== undefined ? { DUCKDB_THREADS: String(options.duckdbThreads) } : {}),
     });
     // So `iot-ingest dlq` (and other runners) in another shell find these streams.
     await writeServicesFile(config.dataDir, streamEnv);
     stack.push(() => removeServicesFile(config.dataDir));
     const registry = SchemaRegistry.load();
-    const store = await DuckDbStore.open(config.duckdbPath, { memoryLimit: config.duckdbMemoryLimit });
+    const store = await DuckDbStore.open(config.duckdbPath, config.duckdb);
     stack.push(() => store.close());
     if (options.queryServer) {
       const server = await startQueryServer(store, config.dataDir);

@@ -21,8 +21,11 @@ export interface LocalServicesOptions {
   mqttPort?: number;
   /** Start kinesalite and create the pipeline's streams (default 2 shards each). Default false. */
   kinesis?: boolean | { shards?: number };
-  /** Start the Kafka mock cluster with the pipeline's topics (default 4 partitions each). Default false. */
-  kafka?: boolean | { partitions?: number };
+  /**
+   * Start the Kafka mock cluster with the pipeline's topics (default 4 partitions each, their leaders
+   * spread over `brokers`, default 1). Default false.
+   */
+  kafka?: boolean | { partitions?: number; brokers?: number };
   /**
    * Where services keep state across runs: Mosquitto's session store in `<dataDir>/mosquitto`, and
    * with `persistentStreams` kinesalite's LevelDB in `<dataDir>/kinesalite`. Aedes and the Kafka mock
@@ -138,12 +141,15 @@ export async function startLocalServices(options: LocalServicesOptions = {}): Pr
   }
 
   if (options.kafka !== undefined && options.kafka !== false) {
-    const partitions =
-      (typeof options.kafka === 'object' ? options.kafka.partitions : undefined) ?? DEFAULT_PARTITIONS;
+    const shape = typeof options.kafka === 'object' ? options.kafka : {};
+    const partitions = shape.partitions ?? DEFAULT_PARTITIONS;
     await step('kafka', async () => {
       // Loaded on demand, so runs without Kafka never load it (it compiles a C helper on first use).
       const { startKafkaMock } = await import('./kafka-mock/kafka-mock.ts');
-      const mock = await startKafkaMock({ topics: streamSpecs(partitions) });
+      const mock = await startKafkaMock({
+        topics: streamSpecs(partitions),
+        ...(shape.brokers !== undefined ? { brokers: shape.brokers } : {}),
+      });
       stops.push(() => mock.stop());
       services.kafka = { brokers: mock.brokers, mock };
     });

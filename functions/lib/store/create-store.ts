@@ -11,7 +11,7 @@ export async function createStore(config: StoreConfig): Promise<TelemetryStore> 
   switch (config.kind) {
     case 'duckdb': {
       const { DuckDbStore } = await import('./duckdb-store.ts');
-      return DuckDbStore.open(config.path, { memoryLimit: config.memoryLimit });
+      return DuckDbStore.open(config.path, config);
     }
     case 'timestream': {
       const { TimestreamStore } = await import('./timestream-store.ts');

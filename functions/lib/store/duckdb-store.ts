@@ -8,6 +8,7 @@ import {
 } from '@duckdb/node-api';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Alert } from '../codec/alert-codec.ts';
+import type { DuckDbSettings } from '../config.ts';
 import { errorMessage, IngestError } from '../errors.ts';
 import { copyToParquet, runReadQuery } from './duckdb-reader.ts';
 import { CHUNK_ROWS, StagingChunk } from './staging-chunk.ts';
@@ -159,15 +160,16 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
    * Opens (creating it and its parent directories if needed) the DuckDB file at `path`; `:memory:`
    * works too. `memoryLimit` (DuckDB notation, e.g. "256MB") bounds DuckDB's buffers; without it
    * DuckDB may take 80% of the machine's memory, too much beside the runner on a small gateway.
+   * `threads` (see DuckDbSettings) defaults to one per core.
    */
-  static async open(path: string, options: { memoryLimit?: string | undefined } = {}): Promise<DuckDbStore> {
+  static async open(path: string, options: DuckDbSettings = {}): Promise<DuckDbStore> {
     let instance: DuckDBInstance | undefined;
     try {
       if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-      instance = await DuckDBInstance.create(
-        path,
-        options.memoryLimit !== undefined ? { memory_limit: options.memoryLimit } : undefined,
-      );
+      instance = await DuckDBInstance.create(path, {
+        ...(options.memoryLimit !== undefined ? { memory_limit: options.memoryLimit } : {}),
+        ...(options.threads !== undefined ? { threads: String(options.threads) } : {}),
+      });
       const writer = await instance.connect();
       for (const ddl of [READINGS_DDL, ALERTS_DDL]) await writer.run(ddl);
       const readingsStaging = new StagingTable(writer, 'readings_staging', READINGS_STAGING_DDL);

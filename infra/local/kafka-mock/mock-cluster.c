@@ -64,9 +64,17 @@ static int parse_long(const char *s, long *out) {
         return (errno || *end) ? -1 : 0;
 }
 
+/* Creates a topic whose partition leaders go round the brokers (partition p on broker
+ * p % brokers + 1), as a Kafka controller spreads them; this librdkafka picks each leader at
+ * random, which could put every partition on one broker of several. */
 static rd_kafka_resp_err_t create_topic(const char *name, long partitions) {
         int rf = broker_cnt < 3 ? broker_cnt : 3;
-        return rd_kafka_mock_topic_create(mcluster, name, (int)partitions, rf);
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(mcluster, name, (int)partitions, rf);
+        for (long p = 0; !err && p < partitions; p++)
+                err = rd_kafka_mock_partition_set_leader(
+                    mcluster, name, (int32_t)p, (int32_t)(p % broker_cnt) + 1);
+        return err;
 }
 
 /* Handles one command line; returns 1 when the program should exit. */

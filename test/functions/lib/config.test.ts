@@ -35,20 +35,27 @@ describe('loadConfig', () => {
     [{ KAFKA_SASL_MECHANISM: 'plain' }, /set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/],
     [{ DUCKDB_MEMORY_LIMIT: 'lots' }, /DUCKDB_MEMORY_LIMIT="lots" is not a size: .* e\.g\. 256MB/],
     [{ DUCKDB_MEMORY_LIMIT: '256' }, /DUCKDB_MEMORY_LIMIT="256" is not a size/],
+    [{ DUCKDB_THREADS: '0' }, /DUCKDB_THREADS="0" must be a whole number from 1 to 1024/],
+    [{ DUCKDB_THREADS: 'two' }, /DUCKDB_THREADS="two" must be a whole number/],
   ])('rejects %o with a message that says what to do', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it('passes DUCKDB_MEMORY_LIMIT to the DuckDB store, and leaves it out when unset', () => {
+  it('passes DUCKDB_MEMORY_LIMIT and DUCKDB_THREADS to the DuckDB store, and leaves them out when unset', () => {
     // Act
-    const limited = loadConfig({ DUCKDB_MEMORY_LIMIT: '256MB' });
+    const limited = loadConfig({ DUCKDB_MEMORY_LIMIT: '256MB', DUCKDB_THREADS: '1' });
     const unlimited = loadConfig({});
 
     // Assess
-    expect(limited.duckdbMemoryLimit).toBe('256MB');
-    expect(limited.store).toMatchObject({ kind: 'duckdb', memoryLimit: '256MB' });
-    expect(unlimited.duckdbMemoryLimit).toBeUndefined();
-    expect('memoryLimit' in unlimited.store).toBe(false);
+    expect(limited.duckdb).toEqual({ memoryLimit: '256MB', threads: 1 });
+    expect(limited.store).toEqual({
+      kind: 'duckdb',
+      path: limited.duckdbPath,
+      memoryLimit: '256MB',
+      threads: 1,
+    });
+    expect(unlimited.duckdb).toEqual({});
+    expect(unlimited.store).toEqual({ kind: 'duckdb', path: unlimited.duckdbPath });
   });
 });

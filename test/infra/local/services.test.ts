@@ -76,12 +76,13 @@ describe('startLocalServices', () => {
   });
 
   it.skipIf(!hasKafka)(
-    'creates every pipeline topic on the Kafka mock with the requested partitions',
+    'creates every pipeline topic on the Kafka mock with the requested partitions and brokers',
     async () => {
       // Act: 3, not the default 4, because the mock auto-creates unknown topics with 4 partitions.
-      services = await startLocalServices({ broker: false, kafka: { partitions: 3 } });
+      services = await startLocalServices({ broker: false, kafka: { partitions: 3, brokers: 3 } });
 
-      // Assess
+      // Assess: each topic's partitions are led by all three brokers
+      expect(services.kafka!.brokers).toHaveLength(3);
       const admin = new Kafka({ brokers: services.kafka!.brokers, logLevel: logLevel.NOTHING }).admin();
       await admin.connect();
       try {
@@ -89,6 +90,7 @@ describe('startLocalServices', () => {
         expect(Object.fromEntries(topics.map((t) => [t.name, t.partitions.length]))).toEqual(
           Object.fromEntries(ALL_STREAMS.map((name) => [name, 3])),
         );
+        for (const t of topics) expect(new Set(t.partitions.map((p) => p.leader)).size).toBe(3);
       } finally {
         await admin.disconnect();
       }

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -288,19 +288,21 @@ describe('DuckDbStore', () => {
     });
   });
 
-  it('bounds DuckDB to the memory limit it is given', async () => {
+  it('bounds DuckDB to the memory limit and the threads it is given', async () => {
     // Prepare
-    const setting = async (s: DuckDbStore) =>
-      (await s.query("SELECT current_setting('memory_limit')")).rows[0]![0] as string;
-    const other = await DuckDbStore.open(join(dir, 'limited.duckdb'), { memoryLimit: '64MB' });
+    const settings = async (s: DuckDbStore) =>
+      (await s.query("SELECT current_setting('memory_limit'), current_setting('threads')")).rows[0]!;
+    const other = await DuckDbStore.open(join(dir, 'limited.duckdb'), { memoryLimit: '64MB', threads: 1 });
 
     // Act
-    const limited = await setting(other).finally(() => other.close());
-    const unlimited = await setting(store);
+    const limited = await settings(other).finally(() => other.close());
+    const unlimited = await settings(store);
 
-    // Assess: DuckDB states it in binary units (64 MB = 61.0 MiB)
-    expect(limited).toBe('61.0 MiB');
-    expect(unlimited).not.toBe(limited);
+    // Assess: DuckDB states the limit in binary units (64 MB = 61.0 MiB), and by default runs one
+    // thread per core
+    expect(limited).toEqual(['61.0 MiB', 1]);
+    expect(unlimited[0]).not.toBe('61.0 MiB');
+    expect(unlimited[1]).toBe(availableParallelism());
   });
 
   it('refuses to open a path it cannot use', async () => {
