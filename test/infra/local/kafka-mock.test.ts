@@ -95,9 +95,7 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
       const started = Date.now();
       for (const name of ['GROUP_JOIN', 'REBALANCING', 'CRASH', 'STOP', 'REQUEST_TIMEOUT'] as const) {
         c.on(c.events[name], (event: { type: string; payload: unknown }) =>
-          events.push(
-            `+${Date.now() - started} ms ${event.type} ${JSON.stringify(event.payload).slice(0, 160)}`,
-          ),
+          events.push(`+${Date.now() - started} ms ${event.type} ${describeEvent(event.payload)}`),
         );
       }
     }
@@ -116,6 +114,17 @@ describe('librdkafka mock cluster driven by kafkajs', () => {
     });
     return c;
   };
+
+  /**
+   * An event's payload for a failure message; STOP has none, and a CRASH's error would
+   * otherwise print as {}.
+   */
+  const describeEvent = (payload: unknown): string =>
+    (
+      JSON.stringify(payload, (_key, value: unknown) =>
+        value instanceof Error ? `${value.name}: ${value.message}` : value,
+      ) ?? ''
+    ).slice(0, 240);
 
   beforeEach(async () => {
     // A fresh cluster per test (starts in ~10 ms), so injected faults never leak between tests.
