@@ -343,7 +343,6 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       this.counters.readingInserts++;
       return (await insert.run()).rowsChanged;
     } catch (cause) {
-      this.readingsStaging.clear();
       throw writeFailed(`${total} readings`, this.path, cause);
     }
   }
@@ -375,7 +374,6 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
       const written = (await this.alertsUpsert.run()).rowsChanged;
       return { written, duplicates: alerts.length - written };
     } catch (cause) {
-      this.alertsStaging.clear();
       throw writeFailed(`${alerts.length} alerts`, this.path, cause);
     }
   };
@@ -401,7 +399,8 @@ export class DuckDbStore implements TelemetryStore, SqlQueryable, ParquetExporte
  *
  * The replacement is part of the writer's transaction: a rollback brings back the table it
  * replaced, which the current appender does not point at. So every write replaces the table and
- * takes a new appender, and none reuses an appender across writes.
+ * takes a new appender, and none reuses an appender across writes. That also drops what a failed
+ * write left unflushed in the old one: replace() discards it before anything else is appended.
  */
 class StagingTable {
   readonly #writer: DuckDBConnection;
@@ -423,25 +422,21 @@ class StagingTable {
     return this.#appender;
   }
 
-  /** Drops rows appended but not flushed. */
-  clear(): void {
-    try {
-      this.#appender?.clear();
-    } catch {
-      // An appender whose table a rollback removed has nothing worth keeping.
-    }
-  }
-
-  /** Closes the appender without flushing: a write flushes its rows itself, before its INSERT. */
+  /**
+   * Closes the appender, discarding rows appended but not flushed: a write flushes its rows itself,
+   * before its INSERT, so the only such rows are a failed write's.
+   */
   close(): void {
-    this.clear();
     const appender = this.#appender;
     this.#appender = undefined;
+    // Either call may throw when a rollback removed the appender's table; nothing in it is worth
+    // keeping, and the second call still releases the appender.
+    try {
+      appender?.clear();
+    } catch {}
     try {
       appender?.closeSync();
-    } catch {
-      // As in clear(): its table may be gone, and it holds no rows.
-    }
+    } catch {}
   }
 }
 
